@@ -1,0 +1,58 @@
+# WorkTool AI Hub — the README's two commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3.11
+HOST ?= 0.0.0.0
+PORT ?= 8000
+export PORT
+
+.PHONY: install run migrate seed worker demo test test-unit lint format bench browser clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11（$(PYTHON)）"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) -m app.cli migrate
+
+seed: migrate
+	$(PY) -m app.cli seed-demo
+
+run: seed
+	$(VENV)/bin/uvicorn app.main:app_factory --factory --host $(HOST) --port $(PORT) --loop uvloop --http httptools --no-access-log
+
+worker: install
+	$(VENV)/bin/arq jobs.worker.WorkerSettings
+
+demo: install
+	$(PY) -m app.demo.simulator --base-url http://127.0.0.1:$(PORT)
+
+browser:
+	@bash .ci/ensure-browser.sh
+
+test: install browser
+	$(PY) -m pytest -q
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy app jobs
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var/hub.db* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""WorkTool AI Hub."""

@@ -1,0 +1,1 @@
+"""Groups, people registry, sessions and messages: what was said, where and by whom."""

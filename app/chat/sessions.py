@@ -1,0 +1,54 @@
+"""Chat sessions: one per user per group, one per private chat (robot + contact)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chat.models import ChatSession, Group, Message
+
+
+def session_key(message: Message) -> str:
+    if message.is_private:
+        return f"p:{message.robot_id}:{message.sender_name}"
+    return f"g:{message.group_id}:{message.sender_name}"
+
+
+async def touch_session(
+    session: AsyncSession, message: Message, now: datetime, cache: dict[str, ChatSession]
+) -> ChatSession:
+    key = session_key(message)
+    chat = cache.get(key)
+    if chat is None:
+        chat = (
+            await session.execute(select(ChatSession).where(ChatSession.session_key == key))
+        ).scalar_one_or_none()
+    if chat is None:
+        chat = ChatSession(
+            session_key=key,
+            group_id=None if message.is_private else message.group_id,
+            robot_id=message.robot_id if message.is_private else None,
+            user_name=message.sender_name,
+            is_private=message.is_private,
+            sender_role=message.sender_role or "user",
+            message_count=0,
+            first_message_at=message.received_at,
+            last_message_at=message.received_at,
+        )
+        session.add(chat)
+        await session.flush([chat])
+    cache[key] = chat
+    chat.message_count += 1
+    chat.last_message_at = max(chat.last_message_at, message.received_at)
+    chat.last_message_id = message.id
+    chat.sender_role = message.sender_role or chat.sender_role
+    message.session_id = chat.id
+    if message.group_id is not None:
+        await session.execute(
+            update(Group)
+            .where(Group.id == message.group_id)
+            .values(message_count=Group.message_count + 1, last_message_at=message.received_at)
+        )
+    return chat

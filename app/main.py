@@ -1,0 +1,178 @@
+"""create_app(): plugins, routes, lifespan; nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+from litestar.config.compression import CompressionConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import HTTPException
+from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from app.auth.guards import HubAuthenticationMiddleware, require_login
+from app.auth.pages import AuditPages, AuthPages
+from app.chat.api import MessagesApi, PeopleApi
+from app.chat.pages import ConsolePages
+from app.config import ROOT, Settings, get_settings
+from app.db import close_db, get_db
+from app.errors import HubError
+from app.flows.executor import FlowExecutor
+from app.ingest.api import WebhookController
+from app.ingest.ratelimit import RateLimiter
+from app.ingest.service import IngestWriter, RobotDirectory
+from app.jobs import InProcessRunner, configure_jobs, enqueue, set_queue
+from app.realtime.bus import EventBus, make_backend, set_bus
+from app.realtime.sse import EventsController
+from app.realtime.topics import ALL_TOPICS
+from app.robots.api import RobotsApi
+from app.robots.pages import RobotPages
+from app.runtime import Runtime, load_plugins
+from app.web.errors import http_error_handler, hub_error_handler, internal_error_handler
+from app.web.health import health, ready
+from app.web.templating import jinja_env
+
+log = logging.getLogger("app")
+
+PUBLIC_PATHS = ["^/webhooks/", "^/static/", "^/health$", "^/ready$"]
+SWEEP_INTERVAL_SECONDS = 60.0
+
+
+async def _embedded_sweeper() -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+        with contextlib.suppress(Exception):
+            await enqueue("sweep_unprocessed")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    load_plugins()
+    backend = make_backend(settings)
+    channels = ChannelsPlugin(
+        backend=backend,
+        channels=list(ALL_TOPICS),
+        subscriber_max_backlog=2000,
+        subscriber_backlog_strategy="dropleft",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = get_db()
+        bus = EventBus(backend)
+        bus.started = True  # the ChannelsPlugin starts and stops the backend
+        set_bus(bus)
+        runtime = Runtime(settings, db, bus, FlowExecutor(db, settings.max_processing_attempts))
+        queue = configure_jobs(settings)
+        if isinstance(queue, InProcessRunner):
+            queue.ctx = {"runtime": runtime}
+        else:
+            await queue.connect()
+
+        async def enqueue_stored(ids: list[int]) -> None:
+            await enqueue("process_messages", message_ids=ids)
+
+        writer = IngestWriter(db, enqueue_stored)
+        writer.start()
+        app.state.update(
+            settings=settings,
+            runtime=runtime,
+            ingest=writer,
+            robots=RobotDirectory(db),
+            rate_limiter=RateLimiter(settings.webhook_rate_limit, settings.webhook_rate_burst),
+        )
+        sweeper = None
+        if isinstance(queue, InProcessRunner):
+            # Embedded: this process is also the worker, so it does the crash-recovery sweep.
+            await enqueue("sweep_unprocessed", startup=True)
+            sweeper = asyncio.create_task(_embedded_sweeper())
+        log.info("hub started", extra={"embedded": settings.embedded})
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            await writer.stop()
+            if isinstance(queue, InProcessRunner):
+                await queue.drain(wait_seconds=5)
+            await queue.close()
+            set_queue(None)
+            set_bus(None)
+            await close_db()
+
+    session_config = CookieBackendConfig(
+        secret=settings.session_key,
+        key="hub_session",
+        max_age=12 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=bool(settings.public_base_url and settings.public_base_url.startswith("https://")),
+        exclude=PUBLIC_PATHS,
+    )
+    return Litestar(
+        route_handlers=[
+            health,
+            ready,
+            WebhookController,
+            EventsController,
+            MessagesApi,
+            PeopleApi,
+            RobotsApi,
+            AuthPages,
+            AuditPages,
+            ConsolePages,
+            RobotPages,
+            create_static_files_router(
+                path="/static",
+                directories=[ROOT / "static"],
+                opt={"public": True},
+                cache_control=CacheControlHeader(max_age=3600),
+            ),
+        ],
+        lifespan=[lifespan],
+        plugins=[channels, HTMXPlugin()],
+        request_class=HTMXRequest,
+        guards=[require_login],
+        middleware=[
+            session_config.middleware,
+            DefineMiddleware(HubAuthenticationMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_env())),
+        exception_handlers={
+            HubError: hub_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=OpenAPIConfig(
+            title="WorkTool AI Hub API",
+            version="1.0.0",
+            description="JSON API：统一信封 {code, message, data}；会话 Cookie 或 Bearer 令牌认证。",
+            path="/api/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, exclude=["^/events"]),
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            formatters={"standard": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+            log_exceptions="debug",
+        ),
+        debug=False,
+    )
+
+
+def app_factory() -> Litestar:
+    """Entry point for uvicorn --factory."""
+    return create_app()

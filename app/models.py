@@ -1,0 +1,26 @@
+"""Imports every table so that metadata is complete (Alembic, tests)."""
+
+from app.auth.models import ApiToken, AuditEntry, User
+from app.chat.models import ChatSession, Group, Message, Person
+from app.db import Base
+from app.flows.models import FlowDefinition, FlowRun, FlowStep
+from app.robots.models import CommandResult, Robot, robot_groups
+from app.system.models import SystemSetting
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "ChatSession",
+    "CommandResult",
+    "FlowDefinition",
+    "FlowRun",
+    "FlowStep",
+    "Group",
+    "Message",
+    "Person",
+    "Robot",
+    "SystemSetting",
+    "User",
+    "robot_groups",
+]

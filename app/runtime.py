@@ -1,0 +1,25 @@
+"""The per-process wiring built once at start-up: settings, database, event bus, job queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.db import Database
+from app.flows.executor import FlowExecutor
+from app.realtime.bus import EventBus
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    executor: FlowExecutor
+
+
+def load_plugins() -> None:
+    """Import every module that registers flow nodes or job functions."""
+    import app.chat.nodes
+    import app.flows.tasks
+    import app.realtime.nodes  # noqa: F401

@@ -1,0 +1,1 @@
+"""arq worker entry point (jobs.worker.WorkerSettings)."""

@@ -1,0 +1,63 @@
+"""arq WorkerSettings: the job functions registered in app.jobs plus the periodic sweep.
+
+Run with `arq jobs.worker.WorkerSettings` (Procfile `worker:`). Jobs call app services only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron, func
+from arq.connections import RedisSettings
+
+from app.config import get_settings
+from app.db import close_db, get_db
+from app.flows.executor import FlowExecutor
+from app.flows.tasks import sweep_unprocessed
+from app.jobs import JOB_FUNCTIONS, MAX_TRIES, configure_jobs, set_queue
+from app.realtime.bus import EventBus, make_backend, set_bus
+from app.runtime import Runtime, load_plugins
+
+load_plugins()
+_settings = get_settings()
+if _settings.redis_url is None:
+    raise SystemExit("worker 需要 REDIS_URL（嵌入式模式下任务在 web 进程内运行，无需单独启动 worker）")
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    db = get_db()
+    bus = EventBus(make_backend(_settings))
+    await bus.start()
+    set_bus(bus)
+    queue = configure_jobs(_settings)
+    await queue.connect()  # type: ignore[union-attr]
+    ctx["runtime"] = Runtime(_settings, db, bus, FlowExecutor(db, _settings.max_processing_attempts))
+    await sweep_unprocessed(ctx, startup=True)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    runtime: Runtime | None = ctx.get("runtime")
+    if runtime is not None:
+        await runtime.bus.stop()
+        set_bus(None)
+    from app.jobs import get_queue
+
+    await get_queue().close()
+    set_queue(None)
+    await close_db()
+
+
+async def periodic_sweep(ctx: dict[str, Any]) -> int:
+    return await sweep_unprocessed(ctx)
+
+
+class WorkerSettings:
+    functions = [func(f, name=name) for name, f in JOB_FUNCTIONS.items()]  # type: ignore[arg-type]
+    cron_jobs = [cron(periodic_sweep, second={0}, run_at_startup=False)]
+    redis_settings = RedisSettings.from_dsn(_settings.redis_url or "")
+    on_startup = startup
+    on_shutdown = shutdown
+    max_tries = MAX_TRIES
+    max_jobs = 20
+    job_timeout = 300
+    keep_result = 60
