@@ -38,9 +38,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for the test session, migrated to head."""
+def create_database() -> str:
+    """A new, empty PostgreSQL database; returns its URL."""
     name = f"hub_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
@@ -48,11 +47,30 @@ def pg_url() -> Iterator[str]:
         unavailable("PostgreSQL at 127.0.0.1:5432")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    yield url
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the test session, migrated to head."""
+    url = create_database()
+    migrate(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def scratch_pg() -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own (not migrated)."""
+    url = create_database()
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +145,12 @@ class HubProcess:
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         return self._spawn("worker", [sys.executable, "-m", "arq", "jobs.worker.WorkerSettings"])
+
+    def stop_worker(self) -> None:
+        for proc in [p for p in self.procs if "arq" in p.args]:  # type: ignore[operator]
+            proc.terminate()
+            proc.wait(15)
+            self.procs.remove(proc)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

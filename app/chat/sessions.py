@@ -38,7 +38,7 @@ async def touch_session(
             last_message_at=message.received_at,
         )
         session.add(chat)
-        await session.flush([chat])
+        await session.flush()
     cache[key] = chat
     chat.message_count += 1
     chat.last_message_at = max(chat.last_message_at, message.received_at)

@@ -116,7 +116,7 @@ class FlowExecutor:
             error=error,
         )
         session.add(run)
-        await session.flush([run])
+        await session.flush()
         for step in steps:
             step.run_id = run.id
         session.add_all(steps)
