@@ -71,6 +71,15 @@ async def connection_loop(
     await conn.close()
 
 
+async def handshake() -> None:
+    """Tell the orchestrator the connections are open, then wait for its go (one stdin line).
+
+    This lets it start CPU meters and profilers exactly when the load starts.
+    """
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+
 async def run_load(
     host: str,
     port: int,
@@ -80,9 +89,12 @@ async def run_load(
     tag: str,
     max_seconds: float,
     request_timeout: float,
+    wait_for_go: bool = False,
 ) -> dict[str, Any]:
     conns = [HttpConnection(host, port) for _ in range(concurrency)]
     await asyncio.gather(*(c.open() for c in conns))
+    if wait_for_go:
+        await handshake()
     state = LoadState(total=total, tag=tag, deadline=float("inf"))
     start = asyncio.Event()
     tasks = [asyncio.create_task(connection_loop(c, path, state, request_timeout, start)) for c in conns]
@@ -95,6 +107,8 @@ async def run_load(
     duration = time.perf_counter() - t0
     ended_at = time.time()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    if wait_for_go:
+        print("done", flush=True)
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     ok = len(state.latencies)
     return {
@@ -136,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--handshake", action="store_true", help='print "ready", wait for a stdin line')
     args = parser.parse_args(argv)
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         parser.error("the load generator only targets the local machine")
@@ -150,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             args.tag,
             args.max_seconds,
             args.request_timeout,
+            args.handshake,
         )
     )
     args.out.write_text(json.dumps(result))
