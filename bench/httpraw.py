@@ -8,6 +8,7 @@ status line, Content-Length and X-Hub-Message-Id of the answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 CRLF2 = b"\r\n\r\n"
@@ -67,10 +68,8 @@ class HttpConnection:
         writer, self.reader, self.writer = self.writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
 
     def post_head(self, path: str, content_type: str = "application/json") -> bytes:
         """Request line and headers up to (not including) the Content-Length value."""

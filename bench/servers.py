@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -43,7 +43,7 @@ def bin_path(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
     """SIGTERM, wait, then SIGKILL: the one way every child of the benchmark is ended."""
     if proc.poll() is not None:
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -33,6 +34,8 @@ class SseClient:
         self.port = port
         self.api_token = api_token
         self.arrivals: dict[int, float] = {}
+        self.waiting: set[int] = set()
+        self.all_arrived = asyncio.Event()
         self.events = 0
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -72,15 +75,23 @@ class SseClient:
                     self.events += 1
                     match = ROW_ID.search(line)
                     if match:
-                        self.arrivals.setdefault(int(match.group(1)), now)
+                        message_id = int(match.group(1))
+                        self.arrivals.setdefault(message_id, now)
+                        self.waiting.discard(message_id)
+                        if not self.waiting:
+                            self.all_arrived.set()
+
+    def expect(self, ids: set[int]) -> None:
+        """Set all_arrived once every id in `ids` has been seen."""
+        self.waiting = ids - self.arrivals.keys()
+        if not self.waiting:
+            self.all_arrived.set()
 
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
             self.writer = None
 
 
@@ -161,10 +172,10 @@ async def measure(
         async with asyncio.timeout(10):
             await sse.connected.wait()
         run, sending = await paced_posts(host, port, path, tag, rate, seconds, pool_size)
-        wanted = set(run.id_of.values())
-        deadline = time.perf_counter() + settle
-        while time.perf_counter() < deadline and not wanted <= sse.arrivals.keys():
-            await asyncio.sleep(0.05)
+        sse.expect(set(run.id_of.values()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(settle):
+                await sse.all_arrived.wait()
     finally:
         pumping.cancel()
         await asyncio.gather(pumping, return_exceptions=True)

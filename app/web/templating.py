@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -43,6 +44,11 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return clock.to_local(value).strftime(fmt)
 
 
+def to_json_text(value: Any, indent: int | None = None) -> str:
+    """JSON for display: readable Chinese; autoescaping makes it safe in HTML."""
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
 @lru_cache(maxsize=1)
 def jinja_env() -> Environment:
     env = Environment(
@@ -53,6 +59,7 @@ def jinja_env() -> Environment:
         enable_async=False,
     )
     env.filters["localtime"] = localtime
+    env.filters["json_text"] = to_json_text
     env.globals.update(
         SENDER_ROLE_NAMES=SENDER_ROLE_NAMES,
         PERSON_ROLE_NAMES=PERSON_ROLE_NAMES,

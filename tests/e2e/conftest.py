@@ -105,9 +105,11 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-async def new_context(browser: Browser, hub: HubProcess, storage_state: Any = None) -> BrowserContext:
+async def new_context(
+    browser: Browser, hub: HubProcess, storage_state: Any = None, base_url: str | None = None
+) -> BrowserContext:
     context = await browser.new_context(
-        base_url=hub.base_url,
+        base_url=base_url or hub.base_url,
         viewport=VIEWPORT,  # type: ignore[arg-type]
         locale="zh-CN",
         storage_state=storage_state,
@@ -182,6 +184,82 @@ async def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
     return path
 
 
+# ── a network link the test can cut ───────────────────────────────────────────
+
+
+class CuttableLink:
+    """A loopback TCP proxy in front of the hub. `cut()` drops every open connection (the
+    browser's live stream included) and refuses new ones until `restore()`: a real network drop,
+    which Chromium's offline emulation is not for an already open event stream."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.down = False
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await source.read(65536):
+                sink.write(chunk)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._writers.discard(sink)
+            sink.transport.abort()
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+@pytest.fixture
+async def link(hub: HubProcess) -> AsyncIterator[CuttableLink]:
+    proxy = CuttableLink(hub.port)
+    await proxy.start()
+    yield proxy
+    await proxy.close()
+
+
 # ── WorkTool traffic ──────────────────────────────────────────────────────────
 
 
@@ -227,7 +305,7 @@ async def wait_processed(hub: HubProcess, message_id: int) -> dict[str, Any]:
 
         async def processed() -> dict[str, Any] | None:
             data = (await api.get(f"/api/messages/{message_id}")).json()["data"]
-            return data if data["status"] == "processed" else None
+            return data if data["processing_status"] == "processed" else None
 
         return await poll(processed)
 

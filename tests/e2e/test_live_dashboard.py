@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import HubProcess, register_robot
-from tests.e2e.conftest import post_message, screenshot, wait_processed, worktool_message
+from tests.e2e.conftest import (
+    CuttableLink,
+    admin_state,
+    new_context,
+    post_message,
+    screenshot,
+    wait_processed,
+    worktool_message,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -55,17 +65,26 @@ async def test_webhook_message_appears_live_on_dashboard(
     await screenshot(page, f"dashboard-{hub_name}")
 
 
+@pytest.fixture
+async def page_via_link(browser: Browser, hub: HubProcess, link: CuttableLink) -> AsyncIterator[Page]:
+    """A logged-in page that reaches the hub through a link the test can cut."""
+    context = await new_context(browser, hub, await admin_state(browser, hub), base_url=link.base_url)
+    yield await context.new_page()
+    await context.close()
+
+
 async def test_dashboard_catches_up_after_losing_the_connection(
-    page: Page, hub: HubProcess, unique: str
+    page_via_link: Page, hub: HubProcess, link: CuttableLink, unique: str
 ) -> None:
-    """Messages processed while the browser was offline appear once it reconnects (SSE resume)."""
+    """Messages processed while the connection was down appear once the page reconnects (SSE resume)."""
+    page = page_via_link
     group = f"视频号号主{unique}群"
     robot = register_robot(hub, "monitor", f"resume-{unique}", [group])
     await open_live_dashboard(page)
     before = await post_message(robot["message_url"], worktool_message("连接正常时发的", "老张-建材", group))
     await expect(page.locator(f"#msg-{before}")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
 
-    await page.context.set_offline(True)
+    link.cut()
     await page.wait_for_function("window.__live.error > 0")
     await expect(page.locator("#live-state")).to_have_class("live-state down")
     await expect(page.locator("#live-state .label")).to_have_text("重连中…")
@@ -73,12 +92,12 @@ async def test_dashboard_catches_up_after_losing_the_connection(
     missed = []
     for text in ("断线期间发的第一条", "断线期间发的第二条"):
         message_id = await post_message(robot["message_url"], worktool_message(text, "Lily王", group))
-        await wait_processed(hub, message_id)  # its live event is published while the page is offline
+        await wait_processed(hub, message_id)  # its live event is published while the link is down
         missed.append(message_id)
     for message_id in missed:
         await expect(page.locator(f"#msg-{message_id}")).to_have_count(0)
 
-    await page.context.set_offline(False)
+    link.restore()
     for message_id in missed:
         await expect(page.locator(f"#message-stream > #msg-{message_id}")).to_be_visible(
             timeout=LIVE_TIMEOUT_MS
