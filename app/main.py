@@ -18,13 +18,15 @@ from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app.auth.guards import HubAuthenticationMiddleware, require_login
 from app.auth.pages import AuditPages, AuthPages
+from app.auth.users_pages import UserPages
 from app.chat.api import MessagesApi, PeopleApi
 from app.chat.pages import ConsolePages
 from app.config import ROOT, Settings, get_settings
@@ -133,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RobotsApi,
             AuthPages,
             AuditPages,
+            UserPages,
             ConsolePages,
             RobotPages,
             create_static_files_router(
@@ -161,7 +164,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description="JSON API：统一信封 {code, message, data}；会话 Cookie 或 Bearer 令牌认证。",
             path="/api/schema",
-            render_plugins=[JsonRenderPlugin()],
+            render_plugins=[
+                JsonRenderPlugin(),
+                SwaggerRenderPlugin(
+                    js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                    css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                    standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+                ),
+            ],
+            security=[{"BearerToken": []}],
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
+            ),
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, exclude=["^/events"]),
         logging_config=LoggingConfig(

@@ -129,3 +129,59 @@ async def list_audit(
         query.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size).limit(page_size)
     )
     return list(rows.scalars()), total
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.execute(select(User).order_by(User.id))).scalars())
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        from app.errors import NotFound
+
+        raise NotFound("用户不存在")
+    return user
+
+
+async def change_user(
+    session: AsyncSession,
+    user: User,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    was_active_admin = user.role == "admin" and user.active
+    if role is not None:
+        if role not in ROLES:
+            raise InvalidInput(f"未知角色：{role}")
+        user.role = role
+    if active is not None:
+        user.active = active
+    if password is not None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidInput(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+        user.password_hash = hash_password(password)
+    if was_active_admin and not (user.role == "admin" and user.active):
+        others = await session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+        )
+        if not others:
+            raise Conflict("至少需要保留一个启用的超级管理员")
+    return user
+
+
+async def list_tokens(session: AsyncSession) -> list[ApiToken]:
+    return list((await session.execute(select(ApiToken).order_by(ApiToken.id.desc()))).scalars())
+
+
+async def revoke_token(session: AsyncSession, token_id: int) -> ApiToken:
+    row = await session.get(ApiToken, token_id)
+    if row is None:
+        from app.errors import NotFound
+
+        raise NotFound("令牌不存在")
+    row.revoked_at = row.revoked_at or clock.now()
+    return row

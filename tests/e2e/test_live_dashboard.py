@@ -52,7 +52,9 @@ async def test_webhook_message_appears_live_on_dashboard(
         await expect(row).to_contain_text(text)
         await expect(row).to_contain_text(sender)
         await expect(row).to_contain_text(group)
-        await expect(row.get_by_role("link", name="详情")).to_have_attribute("href", f"/messages/{message_id}")
+        await expect(row.get_by_role("link", name="详情")).to_have_attribute(
+            "href", f"/messages/{message_id}"
+        )
 
     # Newest first, each message once, all without reloading the page.
     stream_ids = await page.locator("#message-stream > tr").evaluate_all(

@@ -52,7 +52,7 @@ async def test_filter_by_group_then_open_flow_trace(
     await expect(page).to_have_url(f"{hub.base_url}/messages/{message_id}")
     await expect(page.locator(".page-title")).to_have_text(f"消息 #{message_id}")
     facts = page.locator(".facts").first
-    await expect(facts).to_contain_text(f"{group}（视频号VIP｜重点客户）")
+    await expect(facts.locator("dd").first).to_have_text(f"{group} （视频号VIP｜重点客户）")
     await expect(facts).to_contain_text(text)
     await expect(facts).to_contain_text("已处理")
     run = page.locator(".run").first

@@ -50,7 +50,11 @@ async def test_register_robot_shows_callback_urls_that_accept_messages(
             message_url, json=worktool_message("请问视频号认证需要准备什么资料", "Grace", groups[0])
         )
         assert answer.status_code == 200, answer.text
-        assert answer.json() == {"code": 0, "message": "success", "data": {"type": 5000, "info": {"text": ""}}}
+        assert answer.json() == {
+            "code": 0,
+            "message": "success",
+            "data": {"type": 5000, "info": {"text": ""}},
+        }
         message_id = int(answer.headers["X-Hub-Message-Id"])
         wrong = await client.post(
             message_url.replace(f"token={token}", "token=wrong"),

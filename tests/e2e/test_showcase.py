@@ -1,0 +1,55 @@
+"""The dashboard with the demo world's traffic: what the README shows.
+
+Runs on a fresh embedded hub seeded through the API and the demo simulator, then plays one of the
+demo's scripted conversations live into the open page. The screenshot lands in test-artifacts/;
+with UPDATE_SCREENSHOTS=1 it also replaces docs/screenshots/dashboard.png.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import datetime
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from app.demo import data, simulator
+from tests.conftest import HubProcess
+from tests.e2e.conftest import admin_state, new_context, post_message, screenshot
+
+pytestmark = pytest.mark.e2e
+
+UPDATE_DOCS = os.environ.get("UPDATE_SCREENSHOTS", "").lower() in {"1", "true", "yes"}
+
+
+async def test_dashboard_with_demo_traffic(
+    browser: Browser, showcase_hub: tuple[HubProcess, dict[str, str]]
+) -> None:
+    hub, urls = showcase_hub
+    context = await new_context(browser, hub, await admin_state(browser, hub))
+    page = await context.new_page()
+    try:
+        await page.goto("/")
+        await expect(page.locator(".page-title")).to_have_text("总览")
+        await page.wait_for_function("window.__live.open > 0")
+        seeded = await page.locator("#message-stream > tr").count()
+        assert seeded >= 20
+        await expect(page.locator(".robot-list li")).to_have_count(len(data.ROBOTS))
+        await expect(page.locator(".robot-list .dot.online").first).to_be_visible()
+
+        hour = datetime.now().hour
+        script = next(s for s in data.SCRIPTS if s.name == "投诉与致歉")
+        for event in simulator.script_events(random.Random(7), script, hour):
+            robot_id = simulator.reporters(event, hour)[0]
+            message_id = await post_message(urls[robot_id], simulator.build_payload(event))
+            await expect(page.locator("#message-stream > tr").first).to_have_id(f"msg-{message_id}")
+        await expect(page.locator("#message-stream > tr").first).to_contain_text(script.lines[-1][1])
+        await expect(page.locator("#message-stream > tr").first).to_contain_text("阿琳")
+        # Let the newest row's highlight fade before the picture is taken.
+        await page.locator("#message-stream > tr").first.evaluate(
+            "row => Promise.all(row.getAnimations().map(a => a.finished))"
+        )
+        await screenshot(page, "dashboard", docs=UPDATE_DOCS)
+    finally:
+        await context.close()
