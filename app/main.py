@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
                     css_url="/static/vendor/swagger-ui/swagger-ui.css",
                     standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+                    favicon="<link rel='icon' type='image/png' href='/static/img/favicon.png'>",
                 ),
             ],
             security=[{"BearerToken": []}],

@@ -44,10 +44,12 @@ async def test_dashboard_with_demo_traffic(
             robot_id = simulator.reporters(event, hour)[0]
             message_id = await post_message(urls[robot_id], simulator.build_payload(event))
             await expect(page.locator("#message-stream > tr").first).to_have_id(f"msg-{message_id}")
-        await expect(page.locator("#message-stream > tr").first).to_contain_text(script.lines[-1][1])
-        await expect(page.locator("#message-stream > tr").first).to_contain_text("阿琳")
+        rows = page.locator("#message-stream > tr")
+        await expect(rows.first).to_contain_text(script.lines[-1][1])
+        await expect(rows.nth(1)).to_contain_text(f"{script.lines[-2][0]} 工作人员")  # registry role
+        await expect(rows).to_have_count(seeded + len(script.lines))
         # Let the newest row's highlight fade before the picture is taken.
-        await page.locator("#message-stream > tr").first.evaluate(
+        await rows.first.evaluate(
             "row => Promise.all(row.getAnimations().map(a => a.finished))"
         )
         await screenshot(page, "dashboard", docs=UPDATE_DOCS)

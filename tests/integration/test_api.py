@@ -209,3 +209,11 @@ def test_changes_are_audited(hub: HubProcess, unique: str) -> None:
         ).all()
     engine.dispose()
     assert ("api", "robot.create") in [tuple(r) for r in rows]
+
+
+def test_api_docs_load_nothing_from_the_internet(hub: HubProcess) -> None:
+    with hub.api() as api:
+        page = api.get("/api/schema/swagger")
+    assert page.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
