@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests.conftest import ROOT, HubProcess, hub_env, migrate, register_robot, unavailable, wait_for
+from tests.conftest import ROOT, HubProcess, hub_env, migrate, unavailable, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -318,11 +318,12 @@ def seed_demo_world(hub: HubProcess, events: int = 36, seed: int = 20240615) -> 
     from app.demo import data, simulator
 
     urls: dict[str, str] = {}
-    for spec in data.ROBOTS:
-        groups = [g["name"] for g in data.GROUPS if spec["robot_id"] in g["robot_ids"]]
-        robot = register_robot(hub, spec["role"], spec["robot_id"], groups)
-        urls[spec["robot_id"]] = robot["message_url"]
     with hub.api() as api:
+        for spec in data.ROBOTS:
+            groups = [g["name"] for g in data.GROUPS if spec["robot_id"] in g["robot_ids"]]
+            answer = api.post("/api/robots", json={**spec, "groups": groups})
+            assert answer.status_code == 201, answer.text
+            urls[spec["robot_id"]] = answer.json()["data"]["callback_urls"]["message"]
         for person in data.PEOPLE:
             answer = api.post("/api/people", json=dict(person))
             assert answer.status_code == 201, answer.text

@@ -1,0 +1,1 @@
+"""Message understanding: sender roles, message types, sentiment, after-sales responses, intervention."""

@@ -1,0 +1,64 @@
+"""Run-time linear model (multinomial logistic regression over sparse binary features).
+
+Weights live in a compressed .npz next to this package: vocabulary, weight matrix, bias,
+class names and metadata. Loading takes milliseconds and needs only NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class LinearModel:
+    classes: list[str]
+    vocabulary: dict[str, int]
+    weights: np.ndarray  # (n_features, n_classes), float32
+    bias: np.ndarray  # (n_classes,)
+    meta: dict[str, Any]
+
+    def scores(self, features: list[str]) -> np.ndarray:
+        index = self.vocabulary
+        rows = sorted({index[f] for f in features if f in index})
+        if not rows:
+            return self.bias.copy()
+        # Binary features, L2-normalised like at training time.
+        return self.weights[rows].sum(axis=0) / np.sqrt(len(rows)) + self.bias
+
+    def probabilities(self, features: list[str], allowed: tuple[str, ...] | None = None) -> dict[str, float]:
+        raw = self.scores(features)
+        if allowed is not None:
+            mask = np.array([c in allowed for c in self.classes])
+            raw = np.where(mask, raw, -np.inf)
+        raw = raw - raw.max()
+        exp = np.exp(raw)
+        probs = exp / exp.sum()
+        return {c: float(p) for c, p in zip(self.classes, probs, strict=True) if p > 0}
+
+    def save(self, path: Path) -> None:
+        vocab = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        np.savez_compressed(
+            path,
+            vocabulary=np.array(vocab, dtype=object),
+            weights=self.weights.astype(np.float32),
+            bias=self.bias.astype(np.float32),
+            classes=np.array(self.classes, dtype=object),
+            meta=np.array(json.dumps(self.meta, ensure_ascii=False)),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> LinearModel:
+        with np.load(path, allow_pickle=True) as data:
+            vocab = [str(v) for v in data["vocabulary"]]
+            return cls(
+                classes=[str(c) for c in data["classes"]],
+                vocabulary={v: i for i, v in enumerate(vocab)},
+                weights=np.asarray(data["weights"], dtype=np.float32),
+                bias=np.asarray(data["bias"], dtype=np.float32),
+                meta=json.loads(str(data["meta"])),
+            )

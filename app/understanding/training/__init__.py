@@ -1,0 +1,1 @@
+"""Training scripts (scikit-learn at training time only; the hub runs on NumPy weights)."""
