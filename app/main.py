@@ -43,6 +43,8 @@ from app.realtime.topics import ALL_TOPICS
 from app.robots.api import RobotsApi
 from app.robots.pages import RobotPages
 from app.runtime import Runtime, load_plugins
+from app.understanding.api import UnderstandingApi
+from app.understanding.pages import UnderstandingPages
 from app.web.errors import http_error_handler, hub_error_handler, internal_error_handler
 from app.web.health import health, ready
 from app.web.templating import jinja_env
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookController,
             EventsController,
             MessagesApi,
+            UnderstandingApi,
             PeopleApi,
             RobotsApi,
             AuthPages,
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserPages,
             ConsolePages,
             RobotPages,
+            UnderstandingPages,
             create_static_files_router(
                 path="/static",
                 directories=[ROOT / "static"],

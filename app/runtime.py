@@ -22,4 +22,5 @@ def load_plugins() -> None:
     """Import every module that registers flow nodes or job functions."""
     import app.chat.nodes
     import app.flows.tasks
-    import app.realtime.nodes  # noqa: F401
+    import app.realtime.nodes
+    import app.understanding.nodes  # noqa: F401

@@ -13,6 +13,7 @@ from app.chat.models import MESSAGE_STATUSES, Message
 from app.errors import InvalidInput, NotFound
 from app.flows.models import FlowRun, FlowStep
 from app.robots.models import Robot
+from app.understanding.types import TYPES_BY_CODE
 
 MAX_PAGE_SIZE = 200
 
@@ -65,8 +66,15 @@ def message_dict(m: Message, robot_ids: dict[int, str] | None = None) -> dict[st
         "processed_at": m.processed_at.isoformat() if m.processed_at else None,
         "sender_role": m.sender_role,
         "message_type": m.message_type,
-        "type_confidence": m.type_confidence,
+        "type": m.message_type,
+        "type_name": TYPES_BY_CODE[m.message_type].name if m.message_type in TYPES_BY_CODE else None,
+        "category": TYPES_BY_CODE[m.message_type].category if m.message_type in TYPES_BY_CODE else None,
+        "confidence": m.type_confidence,
+        "reason": m.type_reason,
+        "type_tier": m.type_tier,
         "sentiment": {"label": m.sentiment_label, "score": m.sentiment_score} if m.sentiment_label else None,
+        "after_sales_response": m.after_sales_response,
+        "intervention_kind": m.intervention_kind,
         "is_staff_intervention": m.is_staff_intervention,
         "intervention_needed": m.intervention_needed,
         "intervention_reason": m.intervention_reason,

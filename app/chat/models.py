@@ -126,13 +126,34 @@ class Message(Base):
     sender_person_id: Mapped[int | None] = mapped_column(BigId, default=None)
     message_type: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     type_confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    type_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    type_tier: Mapped[str | None] = mapped_column(String(10), default=None)
+    after_sales_response: Mapped[str | None] = mapped_column(String(10), default=None)
     sentiment_label: Mapped[str | None] = mapped_column(String(12), default=None)
     sentiment_score: Mapped[float | None] = mapped_column(Float, default=None)
     is_staff_intervention: Mapped[bool] = mapped_column(Boolean, default=False)
     intervention_needed: Mapped[bool] = mapped_column(Boolean, default=False)
     intervention_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    intervention_kind: Mapped[str | None] = mapped_column(String(30), default=None)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     @property
     def is_private(self) -> bool:
         return self.room_type in PRIVATE_ROOM_TYPES
+
+
+class MessageCorrection(Base):
+    """A staff member's correction of a message's type or sentiment (labelled data for retraining)."""
+
+    __tablename__ = "message_corrections"
+    __table_args__ = (Index("ix_message_corrections_message", "message_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(20))  # message_type | sentiment
+    old_value: Mapped[str | None] = mapped_column(String(40), default=None)
+    new_value: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text, default="")
+    sender_role: Mapped[str | None] = mapped_column(String(20), default=None)
+    corrected_by: Mapped[str] = mapped_column(String(60))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

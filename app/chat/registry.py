@@ -18,13 +18,16 @@ SENDER_ROLE_OF = {"operator": "operator", "assistant": "staff", "after_sales": "
 class Identity:
     role: str
     person_id: int | None
-    matched: str  # group | global | robot | none
+    matched: str  # group | global | robot | pattern | none
     person_role: str | None = None
 
 
 class PeopleDirectory:
-    def __init__(self, people: list[Person], robot_names: set[str]) -> None:
+    def __init__(
+        self, people: list[Person], robot_names: set[str], name_patterns: dict[str, list[str]] | None = None
+    ) -> None:
         self.robot_names = robot_names
+        self.name_patterns = name_patterns or {}
         self.by_group: dict[tuple[int | None, str], Person] = {}
         for person in people:
             for name in (person.display_name, *(person.aliases or [])):
@@ -35,9 +38,11 @@ class PeopleDirectory:
 
     @classmethod
     async def load(cls, session: AsyncSession) -> PeopleDirectory:
+        from app.understanding.lexicon import load_name_patterns
+
         people = list((await session.execute(select(Person))).scalars())
         robot_names = set((await session.execute(select(Robot.name))).scalars())
-        return cls(people, robot_names)
+        return cls(people, robot_names, await load_name_patterns(session))
 
     def identify(self, sender: str, group_id: int | None) -> Identity:
         name = sender.strip()
@@ -47,4 +52,8 @@ class PeopleDirectory:
             return Identity(SENDER_ROLE_OF[person.role], person.id, "global", person.role)
         if name in self.robot_names:
             return Identity("robot", None, "robot")
+        # Operators first: "运营助理" is an operator's assistant account, treated as operator.
+        for role in ("operator", "staff"):
+            if any(fragment and fragment in name for fragment in self.name_patterns.get(role, [])):
+                return Identity(role, None, "pattern")
         return Identity("user", None, "none")

@@ -28,7 +28,15 @@ DEFAULT_FLOW: dict[str, Any] = {
     "start": "receive",
     "nodes": {
         "receive": {"type": "receive", "title": "接收消息", "next": "identify_sender"},
-        "identify_sender": {"type": "identify_sender_role", "title": "识别发送者", "next": "session_update"},
+        "identify_sender": {"type": "identify_sender_role", "title": "识别发送者", "next": "classify"},
+        "classify": {"type": "classify_message", "title": "识别消息类型", "next": "sentiment"},
+        "sentiment": {"type": "analyse_sentiment", "title": "情绪分析", "next": "after_sales_response"},
+        "after_sales_response": {
+            "type": "detect_after_sales_response",
+            "title": "售后响应检测",
+            "next": "intervention",
+        },
+        "intervention": {"type": "judge_intervention", "title": "工作人员介入判断", "next": "session_update"},
         "session_update": {"type": "session_update", "title": "更新会话", "next": "publish"},
         "publish": {"type": "publish_live_event", "title": "推送实时事件", "next": None},
     },

@@ -1,8 +1,8 @@
-"""Flow definitions: the default flow is stored as data (version 1) when missing."""
+"""Flow definitions: the built-in flow is stored as data and versioned."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -11,26 +11,37 @@ from app.flows.models import FlowDefinition
 
 
 async def ensure_default_flow(session: AsyncSession) -> FlowDefinition | None:
-    exists = await session.scalar(
-        select(func.count()).select_from(FlowDefinition).where(FlowDefinition.name == DEFAULT_FLOW["name"])
-    )
-    if exists:
-        return None
+    """Store the built-in flow as the next version when it changed, unless staff activated their own."""
     from app.runtime import load_plugins
 
     load_plugins()
+    rows = list(
+        (
+            await session.execute(
+                select(FlowDefinition)
+                .where(FlowDefinition.name == DEFAULT_FLOW["name"])
+                .order_by(FlowDefinition.version.desc())
+            )
+        ).scalars()
+    )
+    active = next((r for r in rows if r.active), None)
+    if active is not None and (active.created_by != "system" or active.definition == DEFAULT_FLOW):
+        return None
     compile_flow(DEFAULT_FLOW, 1)  # refuse to store a definition that does not compile
-    row = FlowDefinition(
+    for row in rows:
+        row.active = False
+    version = (rows[0].version if rows else 0) + 1
+    new = FlowDefinition(
         name=DEFAULT_FLOW["name"],
-        version=1,
+        version=version,
         definition=DEFAULT_FLOW,
         active=True,
-        note="默认流程",
+        note="默认流程" if version == 1 else "默认流程（随版本升级）",
         created_at=clock.now(),
         created_by="system",
     )
-    session.add(row)
-    return row
+    session.add(new)
+    return new
 
 
 async def list_flows(session: AsyncSession) -> list[FlowDefinition]:

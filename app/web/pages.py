@@ -15,11 +15,12 @@ NAV = [
     ("messages", "/messages", "消息监控"),
     ("robots", "/robots", "机器人"),
     ("people", "/people", "人员登记"),
+    ("settings", "/settings/understanding", "识别规则"),
     ("audit", "/audit", "操作日志"),
     ("users", "/users", "用户与令牌"),
 ]
 # Pages that later capabilities add; shown so staff know where they will live.
-NAV_SOON = ["用户会话", "群会话", "告警管理", "售后任务", "售后大屏", "日报", "设置"]
+NAV_SOON = ["告警管理", "售后任务", "售后大屏", "日报"]
 
 
 def page(

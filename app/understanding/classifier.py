@@ -1,0 +1,115 @@
+"""Message-type classification: lexicon rules and the trained model, restricted to the sender's
+category, with the optional LLM tier for low-confidence cases (PRODUCT §3.2)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from app.understanding.linear import LinearModel
+from app.understanding.textfeatures import char_ngrams, normalise, shape_tokens
+from app.understanding.types import (
+    CATEGORY_OF_ROLE,
+    OTHER_TYPE,
+    TYPES_BY_CATEGORY,
+    TYPES_BY_CODE,
+    Classification,
+    MessageInput,
+)
+
+MODEL_PATH = Path(__file__).parent / "model" / "types.npz"
+QUESTION = re.compile(r"[?？吗呢]\s*$|^(请问|怎么|为什么|咋)")
+
+
+@dataclass(frozen=True)
+class CompiledLexicons:
+    words: dict[str, tuple[str, ...]]
+    patterns: dict[str, re.Pattern[str]]
+
+    def hits(self, text: str, allowed: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        lowered = normalise(text)
+        for code, pattern in self.patterns.items():
+            if allowed is not None and code not in allowed:
+                continue
+            matches = pattern.findall(lowered)
+            if matches:
+                found[code] = sorted(set(matches))
+        return found
+
+
+def compile_lexicons(lexicons: dict[str, list[str]]) -> CompiledLexicons:
+    words = {code: tuple(normalise(w) for w in lexicons.get(code, []) if w.strip()) for code in TYPES_BY_CODE}
+    patterns = {
+        code: re.compile("|".join(re.escape(w) for w in sorted(ws, key=len, reverse=True)))
+        for code, ws in words.items()
+        if ws
+    }
+    return CompiledLexicons(words, patterns)
+
+
+def context_tokens(message: MessageInput, lexicons: CompiledLexicons) -> list[str]:
+    if not message.context:
+        return ["§ctx_none"]
+    last = message.context[-1]
+    tokens = [f"§ctx_role:{last.role}"]
+    if "@" in last.content:
+        tokens.append("§ctx_at")
+    if QUESTION.search(last.content.strip()):
+        tokens.append("§ctx_question")
+    tokens.extend(f"ctxkw:{code}" for code in lexicons.hits(last.content))
+    return tokens
+
+
+def featurise(message: MessageInput, lexicons: CompiledLexicons) -> list[str]:
+    category = CATEGORY_OF_ROLE.get(message.sender_role, "user")
+    features = char_ngrams(message.text) + shape_tokens(message.text)
+    features.append(f"§role:{category}")
+    if message.open_task:
+        features.append("§open_task")
+    if message.media_kind not in ("text", "quote"):
+        features.append(f"§media:{message.media_kind}")
+    features.extend(f"kw:{code}" for code in lexicons.hits(message.text))
+    features.extend(context_tokens(message, lexicons))
+    return features
+
+
+@lru_cache(maxsize=1)
+def load_type_model() -> LinearModel | None:
+    return LinearModel.load(MODEL_PATH) if MODEL_PATH.exists() else None
+
+
+def _reason(prefix: str, confidence: float, hits: dict[str, list[str]], chosen: str) -> str:
+    words = hits.get(chosen, [])
+    keyword_part = f"；关键词：{'、'.join(words[:4])}" if words else ""
+    return f"{prefix}（置信度 {confidence:.0%}）{keyword_part}"
+
+
+def classify(
+    message: MessageInput, lexicons: CompiledLexicons, model: LinearModel | None = None
+) -> Classification:
+    category = CATEGORY_OF_ROLE.get(message.sender_role, "user")
+    allowed = TYPES_BY_CATEGORY[category]
+    if not message.text.strip():
+        kind = message.media_kind
+        return Classification(OTHER_TYPE[category], 0.5, f"无文字内容（{kind}），按其他处理", "rules")
+    model = model if model is not None else load_type_model()
+    hits = lexicons.hits(message.text, allowed)
+    if model is None:
+        return _classify_by_rules(category, hits)
+    probabilities = model.probabilities(featurise(message, lexicons), allowed)
+    chosen = max(probabilities, key=probabilities.__getitem__)
+    confidence = probabilities[chosen]
+    return Classification(
+        chosen, round(confidence, 4), _reason("模型判断", confidence, hits, chosen), "model"
+    )
+
+
+def _classify_by_rules(category: str, hits: dict[str, list[str]]) -> Classification:
+    if not hits:
+        return Classification(OTHER_TYPE[category], 0.3, "未命中任何关键词", "rules")
+    chosen = max(hits, key=lambda code: (len(hits[code]), -TYPES_BY_CODE[code].priority))
+    confidence = 0.75 if len(hits) == 1 else 0.55
+    return Classification(chosen, confidence, _reason("关键词规则", confidence, hits, chosen), "rules")

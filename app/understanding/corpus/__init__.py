@@ -1,0 +1,34 @@
+"""The project's labelled chat corpus (see README.md in this folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from app.understanding.types import ContextLine, MessageInput
+
+CORPUS_PATH = Path(__file__).parent / "chat_corpus.jsonl"
+
+
+def load_rows(path: Path = CORPUS_PATH, split: str | None = None) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if split is not None:
+        missing = [r["id"] for r in rows if "split" not in r]
+        if missing:
+            raise ValueError(f"corpus rows without a split: {missing[:5]} (run corpus/split.py)")
+        rows = [r for r in rows if r["split"] == split]
+    return rows
+
+
+def row_input(row: dict[str, Any]) -> MessageInput:
+    from app.understanding.context import at_names
+
+    context = tuple(ContextLine(c["role"], c["content"]) for c in row.get("context") or [])
+    return MessageInput(
+        text=row["text"],
+        sender_role=row["sender_role"],
+        at_names=at_names(row["text"]),
+        context=context,
+        open_task=bool(row.get("open_task")),
+    )

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from app.understanding.classifier import classify, compile_lexicons, featurise
+from app.understanding.intervention import judge
+from app.understanding.lexicon import DEFAULT_LEXICONS, DEFAULT_RESPONSE_WORDS, validate_lexicons
+from app.understanding.metrics import accuracy, binary_scores, confusion, macro_f1, per_class
+from app.understanding.responses import core_text, detect_response
+from app.understanding.types import (
+    MESSAGE_TYPES,
+    TYPES_BY_CATEGORY,
+    Classification,
+    ContextLine,
+    MessageInput,
+    Sentiment,
+)
+
+LEX = compile_lexicons(DEFAULT_LEXICONS)
+
+
+def test_fifteen_types_in_three_categories() -> None:
+    assert len(MESSAGE_TYPES) == 15
+    assert {k: len(v) for k, v in TYPES_BY_CATEGORY.items()} == {"user": 8, "staff": 4, "operator": 3}
+
+
+def test_rules_alone_pick_the_type_with_keyword_hits_within_the_category() -> None:
+    from app.understanding.classifier import _classify_by_rules
+
+    hits = LEX.hits("二维码扫码登不上", TYPES_BY_CATEGORY["user"])
+    chosen = _classify_by_rules("user", hits)
+    assert chosen.type == "chat_after_sales" and "扫码" in chosen.reason
+    assert _classify_by_rules("staff", {}).type == "staff_other"
+
+
+def test_media_without_text_is_other_of_the_senders_category() -> None:
+    result = classify(MessageInput("", "operator", media_kind="image"), LEX)
+    assert result.type == "operator_other" and "image" in result.reason
+
+
+def test_features_carry_role_task_keywords_and_context() -> None:
+    item = MessageInput("在的", "user", context=(ContextLine("staff", "@张三 麻烦扫一下码"),), open_task=True)
+    features = featurise(item, LEX)
+    assert "§role:user" in features and "§open_task" in features
+    assert "§ctx_role:staff" in features and "§ctx_at" in features
+    assert "ctxkw:staff_at_user" in features
+
+
+def test_lexicon_validation_rejects_unknown_types_and_cleans_words() -> None:
+    clean = validate_lexicons({"chat_daily": [" 早 ", "早", "", "x" * 40]})
+    assert clean["chat_daily"] == ["早"] and clean["chat_complaint"] == []
+    from app.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        validate_lexicons({"chat_weird": ["x"]})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("在的", "response"),
+        ("好的👍", "response"),
+        ("收到！马上弄", "response"),
+        ("来了来了", "response"),
+        ("不弄了", "refusal"),
+        ("没空，别烦我", "refusal"),
+        ("算了不搞了。。。", "refusal"),
+        ("这个二维码怎么扫不上啊，一直报错", "none"),
+        ("", "none"),
+    ],
+)
+def test_after_sales_responses(text: str, expected: str) -> None:
+    assert detect_response(text, True, DEFAULT_RESPONSE_WORDS)[0] == expected
+
+
+def test_no_open_task_means_no_response() -> None:
+    assert detect_response("好的", False, DEFAULT_RESPONSE_WORDS)[0] == "none"
+    assert core_text("好的呀～👍！") == "好的"
+
+
+def cls(code: str, confidence: float = 0.9) -> Classification:
+    return Classification(code, confidence, "", "model")
+
+
+def test_intervention_cases() -> None:
+    neutral, angry = Sentiment("neutral", 0.0), Sentiment("negative", -0.8)
+    assert judge("user", cls("chat_complaint"), angry, "none", ()).kind == "complaint"
+    assert judge("user", cls("chat_daily"), neutral, "response", ()).kind == "after_sales_wait"
+    harsh = (ContextLine("operator", "你们必须今天发完，听不懂吗"),)
+    assert (
+        judge("user", cls("chat_complain_discuss"), Sentiment("negative", -0.4), "none", harsh).kind
+        == "conflict"
+    )
+    assert judge("user", cls("chat_inquiry", 0.3), neutral, "none", ()).kind == "low_confidence"
+    assert not judge("user", cls("chat_daily"), neutral, "none", ()).needed
+    assert not judge("staff", cls("staff_reply_user"), angry, "none", ()).needed
+
+
+def test_metrics() -> None:
+    gold, pred = ["a", "a", "b", "c"], ["a", "b", "b", "c"]
+    scores = {s.label: s for s in per_class(gold, pred, ["a", "b", "c"])}
+    assert scores["a"].precision == 1.0 and scores["a"].recall == 0.5
+    assert scores["b"].precision == 0.5 and scores["b"].recall == 1.0
+    assert accuracy(gold, pred) == 0.75
+    assert macro_f1(list(scores.values())) == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert confusion(gold, pred, ["a", "b", "c"]) == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+    b = binary_scores([True, False, True], [True, True, False])
+    assert (b.precision, b.recall) == (0.5, 0.5)
