@@ -7,7 +7,7 @@ HOST ?= 0.0.0.0
 PORT ?= 8000
 export PORT
 
-.PHONY: install run migrate seed worker demo test test-unit lint format bench browser clean
+.PHONY: install run migrate seed worker demo test test-unit lint format bench browser clean train eval
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11（$(PYTHON)）"; exit 1; }
@@ -53,6 +53,16 @@ format: install
 
 bench: install
 	$(PY) bench/run.py
+
+# Rebuild the shipped models from the public review data (../shared/data) and the corpus's train split.
+train: install
+	$(PY) -m app.understanding.training.train_sentiment
+	$(PY) -m app.understanding.training.train_types
+
+# Held-out evaluation; snownlp is installed for the comparison only, never imported by the hub.
+eval: install
+	@$(PY) -c "import snownlp" 2>/dev/null || $(PY) -m pip install --quiet 'snownlp==0.12.3'
+	$(PY) -m app.understanding.evaluate
 
 clean:
 	rm -rf $(VENV) var/hub.db* .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,7 @@ from app.robots.api import RobotsApi
 from app.robots.pages import RobotPages
 from app.runtime import Runtime, load_plugins
 from app.understanding.api import UnderstandingApi
+from app.understanding.llm_gateway import llm_tier
 from app.understanding.pages import UnderstandingPages
 from app.web.errors import http_error_handler, hub_error_handler, internal_error_handler
 from app.web.health import health, ready
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async def enqueue_stored(ids: list[int]) -> None:
             await enqueue("process_messages", message_ids=ids)
 
+        llm_tier()  # a misconfigured LLM provider stops start-up with a clear message
         writer = IngestWriter(db, enqueue_stored)
         writer.start()
         app.state.update(

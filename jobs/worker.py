@@ -17,9 +17,11 @@ from app.flows.tasks import sweep_unprocessed
 from app.jobs import JOB_FUNCTIONS, MAX_TRIES, configure_jobs, set_queue
 from app.realtime.bus import EventBus, make_backend, set_bus
 from app.runtime import Runtime, load_plugins
+from app.understanding.llm_gateway import llm_tier
 
 load_plugins()
 _settings = get_settings()
+llm_tier()  # a misconfigured LLM provider stops start-up with a clear message
 if _settings.redis_url is None:
     raise SystemExit("worker 需要 REDIS_URL（嵌入式模式下任务在 web 进程内运行，无需单独启动 worker）")
 

@@ -99,7 +99,7 @@ class FlowExecutor:
             await self._run_nodes(flow, ctx, steps, summary)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            log.warning("flow node failed", extra={"message_id": message.id, "error": error})
+            log.warning("flow node failed for message %s: %s", message.id, error)
             await savepoint.rollback()
             batch.clear()  # caches may hold objects of the rolled-back savepoint
             await session.refresh(message)

@@ -16,7 +16,16 @@ def test_default_flow_compiles_in_order() -> None:
     while node:
         order.append(node)
         node = flow.next_node(node, "default")
-    assert order == ["receive", "identify_sender", "session_update", "publish"]
+    assert order == [
+        "receive",
+        "identify_sender",
+        "classify",
+        "sentiment",
+        "after_sales_response",
+        "intervention",
+        "session_update",
+        "publish",
+    ]
 
 
 def test_branches_pick_their_target_or_default() -> None:
