@@ -1,7 +1,7 @@
 """Imports every table so that metadata is complete (Alembic, tests)."""
 
 from app.auth.models import ApiToken, AuditEntry, User
-from app.chat.models import ChatSession, Group, Message, Person
+from app.chat.models import ChatSession, Group, Message, MessageCorrection, Person
 from app.db import Base
 from app.flows.models import FlowDefinition, FlowRun, FlowStep
 from app.robots.models import CommandResult, Robot, robot_groups
@@ -18,6 +18,7 @@ __all__ = [
     "FlowStep",
     "Group",
     "Message",
+    "MessageCorrection",
     "Person",
     "Robot",
     "SystemSetting",
