@@ -29,6 +29,7 @@ from app.auth.pages import AuditPages, AuthPages
 from app.auth.users_pages import UserPages
 from app.chat.api import MessagesApi, PeopleApi
 from app.chat.pages import ConsolePages
+from app.chat.session_pages import CorrectionsApi, SessionPages
 from app.config import ROOT, Settings, get_settings
 from app.db import close_db, get_db
 from app.errors import HubError
@@ -143,6 +144,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserPages,
             ConsolePages,
             RobotPages,
+            SessionPages,
+            CorrectionsApi,
             UnderstandingPages,
             create_static_files_router(
                 path="/static",

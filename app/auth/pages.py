@@ -30,7 +30,12 @@ class AuthPages(Controller):
     include_in_schema = False
 
     @get("/login", opt={"public": True})
-    async def login_form(self, request: Request[Any, Any, Any], next: str | None = None) -> Template:
+    async def login_form(
+        self, request: Request[Any, Any, Any], next: str | None = None
+    ) -> Template | Redirect:
+        session = request.scope.get("session") or {}
+        if isinstance(session, dict) and session.get("user_id"):
+            return Redirect(safe_next(next), status_code=303)
         return page(request, "auth/login.html", next=safe_next(next), error=None)
 
     @post("/login", opt={"public": True}, status_code=200)

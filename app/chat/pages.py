@@ -36,6 +36,18 @@ class ConsolePages(Controller):
             robots = await robot_overview(session)
         return page(request, "dashboard.html", "dashboard", figures=figures, messages=messages, robots=robots)
 
+    @get("/dashboard/tiles")
+    async def dashboard_tiles(self, request: Request) -> Template:
+        async with get_db().session() as session:
+            figures = await dashboard_figures(session)
+        return page(request, "_dashboard_tiles.html", "dashboard", figures=figures)
+
+    @get("/dashboard/robots")
+    async def dashboard_robots(self, request: Request) -> Template:
+        async with get_db().session() as session:
+            robots = await robot_overview(session)
+        return page(request, "_dashboard_robots.html", "dashboard", robots=robots)
+
     @get("/messages")
     async def messages(
         self,

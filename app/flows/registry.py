@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -14,9 +15,12 @@ from app.chat.models import Message
 
 @dataclass
 class PendingEvent:
+    """A live event to publish after the batch commits; `render` builds its HTML at that moment,
+    so the partial shows the message's final state."""
+
     topic: str
     event: str
-    html: str = ""
+    render: Callable[[], str] | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 

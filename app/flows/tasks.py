@@ -28,7 +28,7 @@ def retry_delay(attempt: int) -> float:
 
 async def publish_events(bus: EventBus, events: list[Any]) -> None:
     for event in events:
-        await bus.publish(event.topic, event.event, event.html, event.data)
+        await bus.publish(event.topic, event.event, event.render() if event.render else "", event.data)
 
 
 @job

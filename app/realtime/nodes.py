@@ -14,10 +14,12 @@ class PublishLiveEventNode(FlowNode):
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         m = ctx.message
-        html = render_partial("chat/_message_row.html", m=m)
         ctx.events.append(
             PendingEvent(
-                MESSAGES, "message.new", html, {"id": m.id, "group": m.group_name, "sender": m.sender_name}
+                MESSAGES,
+                "message.new",
+                lambda: render_partial("chat/_message_row.html", m=m),
+                {"id": m.id, "group": m.group_name, "sender": m.sender_name},
             )
         )
         return NodeResult(output={"topic": MESSAGES, "event": "message.new"})

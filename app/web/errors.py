@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
@@ -38,14 +39,19 @@ def _respond(request: Request, status: int, message: str, detail: str | None = N
         return Response(error_body(message, detail), status_code=status)
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Redirect(f"/login?next={target}")
+        return Redirect(f"/login?{urlencode({'next': target})}")
     if request.headers.get("hx-request"):
         return Response(
             f'<div class="alert alert-error">{_escape(message)}</div>',
             status_code=status,
             media_type="text/html",
         )
-    return Template("error.html", context={"status": status, "message": message}, status_code=status)
+    from app.web.pages import page
+
+    try:
+        return page(request, "error.html", status_code=status, status=status, message=message)
+    except Exception:  # the error page must render even when the request state is broken
+        return Template("error.html", context={"status": status, "message": message}, status_code=status)
 
 
 def _escape(text: str) -> str:

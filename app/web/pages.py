@@ -13,6 +13,9 @@ from app.realtime.bus import next_seq
 NAV = [
     ("dashboard", "/", "总览"),
     ("messages", "/messages", "消息监控"),
+    ("sessions", "/sessions", "用户会话"),
+    ("groups", "/groups", "群会话"),
+    ("corrections", "/corrections", "标注更正"),
     ("robots", "/robots", "机器人"),
     ("people", "/people", "人员登记"),
     ("settings", "/settings/understanding", "识别规则"),

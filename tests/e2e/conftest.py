@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests.conftest import ROOT, HubProcess, hub_env, migrate, unavailable, wait_for
+from tests.conftest import API_TOKEN, ROOT, HubProcess, hub_env, migrate, unavailable, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -86,7 +86,7 @@ def hub(request: pytest.FixtureRequest) -> HubProcess:
 
 @pytest.fixture
 def hub_name(hub: HubProcess, request: pytest.FixtureRequest) -> str:
-    """ "embedded" or "production", for artifact names."""
+    """Either embedded or production, for artifact names."""
     return str(request.node.callspec.params["hub"]).removesuffix("_hub")
 
 
@@ -167,14 +167,19 @@ async def page(browser: Browser, hub: HubProcess, request: pytest.FixtureRequest
     tab = await context.new_page()
     yield tab
     report = getattr(request.node, "rep_call", None)
+    failure = ARTIFACTS / f"failed-{artifact_name(request.node.nodeid)}.png"
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)
-        await tab.screenshot(path=ARTIFACTS / f"failed-{artifact_name(request.node.nodeid)}.png")
+        await tab.screenshot(path=failure)
+    else:
+        failure.unlink(missing_ok=True)  # no stale picture of an earlier failure
     await context.close()
 
 
 async def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
-    """Save the viewport (1440×900) to test-artifacts/; optionally also to docs/screenshots/."""
+    """Save the viewport (1440×900) to test-artifacts/; optionally also to docs/screenshots/.
+    Running CSS animations (the new-row highlight) finish first, so pictures are stable."""
+    await page.evaluate("Promise.all(document.getAnimations().map(a => a.finished))")
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=path)
@@ -301,10 +306,14 @@ async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, inter
 
 
 async def wait_processed(hub: HubProcess, message_id: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=hub.base_url, headers=hub.api().headers, timeout=10) as api:
+    """The message once its flow ran; fails at once, with the hub's error, when processing failed."""
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with httpx.AsyncClient(base_url=hub.base_url, headers=headers, timeout=10) as api:
 
         async def processed() -> dict[str, Any] | None:
             data = (await api.get(f"/api/messages/{message_id}")).json()["data"]
+            if data["processing_status"] == "failed" or data["last_error"]:
+                raise AssertionError(f"message {message_id} failed processing: {data['last_error']}")
             return data if data["processing_status"] == "processed" else None
 
         return await poll(processed)
@@ -341,6 +350,8 @@ def seed_demo_world(hub: HubProcess, events: int = 36, seed: int = 20240615) -> 
             lambda: api.get("/api/messages", params={"status": "received"}).json()["data"]["total"] == 0,
             timeout=30,
         )
+        failed = api.get("/api/messages", params={"status": "failed"}).json()["data"]
+        assert failed["total"] == 0, [m["last_error"] for m in failed["items"]]
     return urls
 
 

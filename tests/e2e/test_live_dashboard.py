@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Request, expect
 
 from tests.conftest import HubProcess, register_robot
 from tests.e2e.conftest import (
@@ -82,10 +83,14 @@ async def test_dashboard_catches_up_after_losing_the_connection(
     page = page_via_link
     group = f"视频号号主{unique}群"
     robot = register_robot(hub, "monitor", f"resume-{unique}", [group])
+    streams: list[Request] = []
+    page.on("request", lambda request: streams.append(request) if "/events?" in request.url else None)
     await open_live_dashboard(page)
     before = await post_message(robot["message_url"], worktool_message("连接正常时发的", "老张-建材", group))
     await expect(page.locator(f"#msg-{before}")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
 
+    seen = await page.locator("[sse-connect]").get_attribute("sse-connect")  # live.js keeps since= current
+    last_seen = parse_qs(urlsplit(seen or "").query)["since"][0]
     link.cut()
     await page.wait_for_function("window.__live.error > 0")
     await expect(page.locator("#live-state")).to_have_class("live-state down")
@@ -105,6 +110,14 @@ async def test_dashboard_catches_up_after_losing_the_connection(
             timeout=LIVE_TIMEOUT_MS
         )
     await expect(page.locator("#live-state .label")).to_have_text("实时")
+    # The reconnect asked to resume after the last event the page had: EventSource's own retry sends
+    # Last-Event-ID, htmx's fallback (a new EventSource) sends the since= that live.js kept current.
+    resumed = streams[-1]
+    resume_points = {
+        (await resumed.all_headers()).get("last-event-id"),
+        *parse_qs(urlsplit(resumed.url).query).get("since", []),
+    }
+    assert len(streams) >= 2 and last_seen in resume_points, (last_seen, resumed.url)
     # The replay starts after the last event the page saw: nothing is shown twice.
     for message_id in [before, *missed]:
         await expect(page.locator(f"#msg-{message_id}")).to_have_count(1)

@@ -48,8 +48,6 @@ async def test_dashboard_with_demo_traffic(
         await expect(rows.first).to_contain_text(script.lines[-1][1])
         await expect(rows.nth(1)).to_contain_text(f"{script.lines[-2][0]} 工作人员")  # registry role
         await expect(rows).to_have_count(seeded + len(script.lines))
-        # Let the newest row's highlight fade before the picture is taken.
-        await rows.first.evaluate("row => Promise.all(row.getAnimations().map(a => a.finished))")
         await screenshot(page, "dashboard", docs=UPDATE_DOCS)
     finally:
         await context.close()
