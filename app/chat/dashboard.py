@@ -25,9 +25,7 @@ async def dashboard_figures(session: AsyncSession) -> dict[str, Any]:
                 .where(Message.received_at >= since)
                 .group_by(Message.status)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     active_groups = await session.scalar(
         select(func.count()).select_from(Group).where(Group.last_message_at >= since)

@@ -114,7 +114,7 @@ async def search_messages(session: AsyncSession, f: MessageFilter) -> tuple[list
 
 
 async def robot_id_map(session: AsyncSession) -> dict[int, str]:
-    return dict((await session.execute(select(Robot.id, Robot.robot_id))).tuples().all())
+    return dict((await session.execute(select(Robot.id, Robot.robot_id))).all())
 
 
 async def get_message(session: AsyncSession, message_id: int) -> Message:

@@ -123,7 +123,7 @@ async def group_names(session: AsyncSession, ids: set[int | None]) -> dict[int, 
     if not wanted:
         return {}
     rows = await session.execute(select(Group.id, Group.name).where(Group.id.in_(wanted)))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def list_people(
@@ -146,4 +146,4 @@ async def list_people(
     rows = await session.execute(
         query.order_by(Person.role, Person.display_name).offset((page - 1) * page_size).limit(page_size)
     )
-    return [(p, g) for p, g in rows.tuples().all()], total
+    return [(p, g) for p, g in rows.all()], total

@@ -193,11 +193,11 @@ async def intervention_counts(session: AsyncSession, session_ids: list[int]) -> 
         .where(Message.session_id.in_(session_ids), Message.intervention_needed.is_(True))
         .group_by(Message.session_id)
     )
-    return {int(sid): n for sid, n in rows.tuples() if sid is not None}
+    return {int(sid): n for sid, n in rows.all() if sid is not None}
 
 
 async def group_choices(session: AsyncSession) -> list[tuple[int, str]]:
-    return list((await session.execute(select(Group.id, Group.name).order_by(Group.name))).tuples())
+    return list((await session.execute(select(Group.id, Group.name).order_by(Group.name))).all())
 
 
 # ── one user session ──────────────────────────────────────────────────────────
@@ -586,9 +586,7 @@ async def today_figures(session: AsyncSession, group_ids: list[int]) -> dict[int
         .where(Message.group_id.in_(group_ids), Message.received_at >= today_start())
         .group_by(Message.group_id)
     )
-    return {
-        gid: {"messages": n, "users": users, "needs": int(needs)} for gid, n, users, needs in rows.tuples()
-    }
+    return {gid: {"messages": n, "users": users, "needs": int(needs)} for gid, n, users, needs in rows.all()}
 
 
 async def get_group(session: AsyncSession, group_id: int) -> Group:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import clock
 from app.chat.models import Message
@@ -24,6 +26,7 @@ from app.flows.registry import NodeContext, PendingEvent
 log = logging.getLogger(__name__)
 
 MAX_NODES_PER_RUN = 100
+ORDERING_WINDOW = timedelta(minutes=2)
 FLOW_CACHE_SECONDS = 5.0
 
 
@@ -31,6 +34,7 @@ FLOW_CACHE_SECONDS = 5.0
 class BatchOutcome:
     processed: list[int] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)  # an earlier message of the same group is pending
     failed: list[int] = field(default_factory=list)
     events: list[PendingEvent] = field(default_factory=list)
 
@@ -80,9 +84,32 @@ class FlowExecutor:
                 .all()
             )
             batch: dict[str, Any] = {}
+            waiting_for = await self._first_pending_per_group(session, messages)
             for message in messages:
+                first = waiting_for.get(message.group_id) if message.group_id is not None else None
+                if first is not None and first < message.id:
+                    outcome.deferred.append(message.id)
+                    continue
                 await self._process_one(session, flow, message, batch, outcome)
         return outcome
+
+    async def _first_pending_per_group(self, session: Any, messages: Sequence[Message]) -> dict[int, int]:
+        """Messages of one group are processed in arrival order, since each one reads the ones before it
+        (context, waiting questions). A recent earlier message still pending elsewhere holds later ones."""
+        groups = {m.group_id for m in messages if m.group_id is not None}
+        if not groups:
+            return {}
+        rows = await session.execute(
+            select(Message.group_id, func.min(Message.id))
+            .where(
+                Message.status == "received",
+                Message.group_id.in_(groups),
+                Message.id.not_in([m.id for m in messages]),
+                Message.received_at >= clock.now() - ORDERING_WINDOW,
+            )
+            .group_by(Message.group_id)
+        )
+        return dict(rows.all())
 
     async def _process_one(
         self, session: Any, flow: CompiledFlow, message: Message, batch: dict[str, Any], outcome: BatchOutcome

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 SWEEP_CHUNK = 500
 STALE_AFTER = timedelta(seconds=30)
 RETRY_WINDOW = timedelta(minutes=6)
+ORDER_WAIT_SECONDS = 0.2
 
 
 def retry_delay(attempt: int) -> float:
@@ -42,6 +43,8 @@ async def process_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[
         log.exception("processing batch failed", extra={"ids": message_ids[:5], "attempt": attempt})
         raise Retry(defer=retry_delay(attempt)) from exc
     await publish_events(rt.bus, outcome.events)
+    if outcome.deferred:
+        await enqueue("process_messages", message_ids=outcome.deferred, defer_by=ORDER_WAIT_SECONDS)
     if outcome.retry:
         async with rt.db.session() as session:
             attempts = max(
@@ -50,7 +53,12 @@ async def process_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[
                 .all()
             )
         await enqueue("process_messages", message_ids=outcome.retry, defer_by=retry_delay(attempts))
-    return {"processed": len(outcome.processed), "retry": len(outcome.retry), "failed": len(outcome.failed)}
+    return {
+        "processed": len(outcome.processed),
+        "retry": len(outcome.retry),
+        "failed": len(outcome.failed),
+        "deferred": len(outcome.deferred),
+    }
 
 
 async def find_unprocessed(rt: Any, older_than: timedelta | None) -> list[int]:

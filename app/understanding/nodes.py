@@ -6,7 +6,8 @@ import dataclasses
 from datetime import timedelta
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from app.chat.models import Message
 from app.flows.registry import FlowNode, NodeContext, NodeResult, register_node
@@ -145,11 +146,13 @@ class JudgeInterventionNode(FlowNode):
         m = ctx.message
         window = timedelta(seconds=self.config.waiting_window_seconds)  # type: ignore[attr-defined]
         scope = (Message.session_id == m.session_id) if m.is_private else (Message.group_id == m.group_id)
+        earlier = aliased(Message)
+        earlier_scope = (
+            (earlier.session_id == m.session_id) if m.is_private else (earlier.group_id == m.group_id)
+        )
         last_staff = (
-            select(Message.id)
-            .where(scope, Message.id < m.id, Message.sender_role.in_(("staff", "operator")))
-            .order_by(Message.id.desc())
-            .limit(1)
+            select(func.coalesce(func.max(earlier.id), 0))
+            .where(earlier_scope, earlier.id < m.id, earlier.sender_role.in_(("staff", "operator")))
             .scalar_subquery()
         )
         waiting = (
@@ -158,11 +161,11 @@ class JudgeInterventionNode(FlowNode):
                 .where(
                     scope,
                     Message.id < m.id,
+                    Message.id > last_staff,
                     Message.sender_role == "user",
                     Message.received_at >= m.received_at - window,
-                    Message.id > func_coalesce(last_staff),
+                    (Message.intervention_needed.is_(True)) | (Message.message_type.in_(WAITING_TYPES)),
                 )
-                .where((Message.intervention_needed.is_(True)) | (Message.message_type.in_(WAITING_TYPES)))
                 .order_by(Message.id.desc())
                 .limit(5)
             )
@@ -175,9 +178,3 @@ class JudgeInterventionNode(FlowNode):
         m.intervention_reason = f"工作人员已介入：回应 {'、'.join(addressed[:3])} 的消息"
         ctx.data["staff_intervened_for"] = addressed
         return NodeResult(branch="intervened", output={"intervened": True, "users": addressed})
-
-
-def func_coalesce(subquery: object) -> object:
-    from sqlalchemy import func
-
-    return func.coalesce(subquery, 0)
