@@ -63,7 +63,9 @@ def context_tokens(message: MessageInput, lexicons: CompiledLexicons) -> list[st
     return tokens
 
 
-def featurise(message: MessageInput, lexicons: CompiledLexicons) -> list[str]:
+def featurise(
+    message: MessageInput, lexicons: CompiledLexicons, hits: dict[str, list[str]] | None = None
+) -> list[str]:
     category = CATEGORY_OF_ROLE.get(message.sender_role, "user")
     features = char_ngrams(message.text) + shape_tokens(message.text)
     features.append(f"§role:{category}")
@@ -71,7 +73,7 @@ def featurise(message: MessageInput, lexicons: CompiledLexicons) -> list[str]:
         features.append("§open_task")
     if message.media_kind not in ("text", "quote"):
         features.append(f"§media:{message.media_kind}")
-    features.extend(f"kw:{code}" for code in lexicons.hits(message.text))
+    features.extend(f"kw:{code}" for code in (hits if hits is not None else lexicons.hits(message.text)))
     features.extend(context_tokens(message, lexicons))
     return features
 
@@ -96,10 +98,11 @@ def classify(
         kind = message.media_kind
         return Classification(OTHER_TYPE[category], 0.5, f"无文字内容（{kind}），按其他处理", "rules")
     model = model if model is not None else load_type_model()
-    hits = lexicons.hits(message.text, allowed)
+    all_hits = lexicons.hits(message.text)
+    hits = {code: words for code, words in all_hits.items() if code in allowed}
     if model is None:
         return _classify_by_rules(category, hits)
-    probabilities = model.probabilities(featurise(message, lexicons), allowed)
+    probabilities = model.probabilities(featurise(message, lexicons, all_hits), allowed)
     chosen = max(probabilities, key=probabilities.__getitem__)
     confidence = probabilities[chosen]
     return Classification(

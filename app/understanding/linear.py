@@ -22,23 +22,30 @@ class LinearModel:
     bias: np.ndarray  # (n_classes,)
     meta: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        self._columns: dict[tuple[str, ...] | None, tuple[np.ndarray, list[str]]] = {}
+
     def scores(self, features: list[str]) -> np.ndarray:
-        index = self.vocabulary
-        rows = sorted({index[f] for f in features if f in index})
+        get = self.vocabulary.get
+        rows = list({i for f in features if (i := get(f)) is not None})
         if not rows:
             return self.bias.copy()
         # Binary features, L2-normalised like at training time.
         return self.weights[rows].sum(axis=0) / np.sqrt(len(rows)) + self.bias
 
+    def _allowed_columns(self, allowed: tuple[str, ...] | None) -> tuple[np.ndarray, list[str]]:
+        cached = self._columns.get(allowed)
+        if cached is None:
+            names = [c for c in self.classes if allowed is None or c in allowed]
+            cached = self._columns[allowed] = (np.array([self.classes.index(c) for c in names]), names)
+        return cached
+
     def probabilities(self, features: list[str], allowed: tuple[str, ...] | None = None) -> dict[str, float]:
-        raw = self.scores(features)
-        if allowed is not None:
-            mask = np.array([c in allowed for c in self.classes])
-            raw = np.where(mask, raw, -np.inf)
-        raw = raw - raw.max()
-        exp = np.exp(raw)
+        columns, names = self._allowed_columns(allowed)
+        raw = self.scores(features)[columns]
+        exp = np.exp(raw - raw.max())
         probs = exp / exp.sum()
-        return {c: float(p) for c, p in zip(self.classes, probs, strict=True) if p > 0}
+        return dict(zip(names, probs.tolist(), strict=True))
 
     def save(self, path: Path) -> None:
         vocab = sorted(self.vocabulary, key=self.vocabulary.__getitem__)

@@ -93,7 +93,9 @@ class DetectAfterSalesResponseNode(FlowNode):
             ctx.batch["response_words"] = await load_response_words(ctx.session)
         m = ctx.message
         open_task = bool(ctx.data.get("open_task")) and m.sender_role == "user"
-        label, reason = detect_response(m.text or "", open_task, ctx.batch["response_words"])
+        item = ctx.data.get("input")
+        context = item.context if item is not None else ()
+        label, reason = detect_response(m.text or "", open_task, ctx.batch["response_words"], context)
         m.after_sales_response = label
         ctx.data["after_sales_response"] = label
         return NodeResult(branch=label, output={"result": label, "reason": reason, "open_task": open_task})
@@ -113,7 +115,9 @@ class JudgeInterventionNode(FlowNode):
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         m = ctx.message
-        if m.sender_role in ("staff", "operator"):
+        if m.sender_role == "staff" or (
+            m.sender_role == "operator" and m.message_type != "operator_tone_hard"
+        ):
             return await self._staff_intervened(ctx)
         classification = ctx.data.get("classification")
         sentiment = ctx.data.get("sentiment") or Sentiment("neutral", 0.0)
@@ -126,6 +130,8 @@ class JudgeInterventionNode(FlowNode):
             sentiment,
             ctx.data.get("after_sales_response", "none"),
             item.context if item else (),
+            bool(ctx.data.get("open_task")),
+            m.text or "",
         )
         m.intervention_needed = need.needed
         m.intervention_kind = need.kind

@@ -1,13 +1,23 @@
-"""After-sales response detection (节点 2.5): did a user with an open task answer or refuse?"""
+"""After-sales response detection (节点 2.5): did a user with an open task answer or refuse?
+
+A small trained model decides between response / refusal / none; the editable response and
+refusal words are among its features and are the fall-back when no model is shipped.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from pathlib import Path
 
-from app.understanding.textfeatures import EMOJI, normalise
+from app.understanding.linear import LinearModel
+from app.understanding.textfeatures import EMOJI, char_ngrams, normalise, shape_tokens
+from app.understanding.types import ContextLine
 
+MODEL_PATH = Path(__file__).parent / "model" / "responses.npz"
 FILLERS = re.compile(r"[\s,，.。!！?？~～…、:：;；\"'“”‘’()（）【】\[\]啊呀呢哈哦嘛吧啦噢喔哟滴]+")
 MAX_RESPONSE_CHARS = 10
+LABEL_NAMES = {"response": "响应", "refusal": "拒绝", "none": "非响应"}
 
 
 def core_text(text: str) -> str:
@@ -15,17 +25,53 @@ def core_text(text: str) -> str:
     return FILLERS.sub("", EMOJI.sub("", normalise(text)))
 
 
-def detect_response(text: str, open_task: bool, words: dict[str, list[str]]) -> tuple[str, str]:
+def response_features(text: str, context: tuple[ContextLine, ...], words: dict[str, list[str]]) -> list[str]:
+    core = core_text(text)
+    features = char_ngrams(text) + shape_tokens(text) + [f"§core_len{min(len(core), 12)}"]
+    lowered = normalise(text)
+    for kind in ("response", "refusal"):
+        for word in words.get(kind, []):
+            w = core_text(word)
+            if w and w in lowered:
+                features.append(f"rw:{kind}")
+                if core.startswith(w):
+                    features.append(f"rw_start:{kind}")
+                if core == w:
+                    features.append(f"rw_exact:{kind}")
+    if context:
+        features.append(f"§ctx_role:{context[-1].role}")
+        if "@" in context[-1].content:
+            features.append("§ctx_at")
+    return features
+
+
+@lru_cache(maxsize=1)
+def load_response_model() -> LinearModel | None:
+    return LinearModel.load(MODEL_PATH) if MODEL_PATH.exists() else None
+
+
+def detect_response(
+    text: str, open_task: bool, words: dict[str, list[str]], context: tuple[ContextLine, ...] = ()
+) -> tuple[str, str]:
     """→ (response | refusal | none, reason)."""
     if not open_task:
         return "none", "无进行中的售后任务"
+    if not core_text(text) and not EMOJI.search(text):
+        return "none", "没有文字内容"
+    model = load_response_model()
+    if model is None:
+        return _by_words(text, words)
+    probabilities = model.probabilities(response_features(text, context, words))
+    label = max(probabilities, key=probabilities.__getitem__)
+    return label, f"模型判断：{LABEL_NAMES[label]}（{probabilities[label]:.0%}）"
+
+
+def _by_words(text: str, words: dict[str, list[str]]) -> tuple[str, str]:
     lowered = normalise(text)
     for word in words.get("refusal", []):
         if word and normalise(word) in lowered:
             return "refusal", f"拒绝配合：「{word}」"
     core = core_text(text)
-    if not core:
-        return "none", "没有文字内容"
     for word in sorted(words.get("response", []), key=len, reverse=True):
         w = core_text(word)
         if w and core.startswith(w) and len(core) <= MAX_RESPONSE_CHARS:

@@ -64,7 +64,10 @@ async def identify(session: AsyncSession, data: IdentifyTypeIn) -> dict[str, Any
         result = answer or dataclasses.replace(result, notes=(*result.notes, f"LLM 未采用：{note}"))
     sentiment = analyse_sentiment(item.text, item.sender_role)
     response, _ = detect_response(
-        item.text, item.open_task and item.sender_role == "user", await load_response_words(session)
+        item.text,
+        item.open_task and item.sender_role == "user",
+        await load_response_words(session),
+        item.context,
     )
     return {
         "type": result.type,

@@ -82,17 +82,29 @@ def cls(code: str, confidence: float = 0.9) -> Classification:
     return Classification(code, confidence, "", "model")
 
 
-def test_intervention_cases() -> None:
+def test_intervention_rules_apply_in_order() -> None:
     neutral, angry = Sentiment("neutral", 0.0), Sentiment("negative", -0.8)
+    operator_line = (ContextLine("operator", "这周每人三条，周日前发完"),)
+    assert judge("operator", cls("operator_tone_hard"), angry, "none", ()).kind == "conflict"
+    assert not judge("operator", cls("operator_assign_user"), neutral, "none", ()).needed
+    assert judge("user", cls("chat_complaint"), angry, "none", operator_line).kind == "conflict"
     assert judge("user", cls("chat_complaint"), angry, "none", ()).kind == "complaint"
-    assert judge("user", cls("chat_daily"), neutral, "response", ()).kind == "after_sales_wait"
-    harsh = (ContextLine("operator", "你们必须今天发完，听不懂吗"),)
+    assert judge(
+        "user", cls("chat_complain_discuss"), angry, "none", (), text="大家别傻了 这就是割韭菜"
+    ).kind == ("complaint")
+    assert not judge("user", cls("chat_complain_discuss"), angry, "none", (), text="唉 又加班").needed
     assert (
-        judge("user", cls("chat_complain_discuss"), Sentiment("negative", -0.4), "none", harsh).kind
-        == "conflict"
+        judge("user", cls("chat_daily"), neutral, "response", (), open_task=True).kind == "after_sales_wait"
     )
-    assert judge("user", cls("chat_inquiry", 0.3), neutral, "none", ()).kind == "low_confidence"
-    assert not judge("user", cls("chat_daily"), neutral, "none", ()).needed
+    assert (
+        judge("user", cls("chat_after_sales"), neutral, "none", (), open_task=True).kind == "after_sales_wait"
+    )
+    assert not judge("user", cls("chat_after_sales"), neutral, "none", (), open_task=False).needed
+    assert judge("user", cls("chat_private_operation"), neutral, "none", ()).kind == "low_confidence"
+    assert judge("user", cls("chat_inquiry"), neutral, "none", (), text="我的结算单怎么少了三百").kind == (
+        "low_confidence"
+    )
+    assert not judge("user", cls("chat_inquiry"), neutral, "none", (), text="实名认证要准备什么").needed
     assert not judge("staff", cls("staff_reply_user"), angry, "none", ()).needed
 
 

@@ -9,10 +9,19 @@ from typing import Any
 from app.understanding.types import ContextLine, MessageInput
 
 CORPUS_PATH = Path(__file__).parent / "chat_corpus.jsonl"
+# Training-only additions (README.md): never part of the held-out split.
+EXTRA_TRAIN_PATH = Path(__file__).parent / "chat_corpus_train_extra.jsonl"
 
 
-def load_rows(path: Path = CORPUS_PATH, split: str | None = None) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_rows(path: Path = CORPUS_PATH, split: str | None = None, extra: bool = True) -> list[dict[str, Any]]:
+    """Corpus rows, optionally one split; the train split includes the training-only additions."""
+    rows = read_jsonl(path)
+    if extra and split in (None, "train") and path == CORPUS_PATH and EXTRA_TRAIN_PATH.exists():
+        rows += read_jsonl(EXTRA_TRAIN_PATH)
     if split is not None:
         missing = [r["id"] for r in rows if "split" not in r]
         if missing:

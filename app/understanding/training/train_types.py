@@ -16,7 +16,7 @@ from app.understanding.corpus import CORPUS_PATH, load_rows, row_input
 from app.understanding.lexicon import DEFAULT_LEXICONS
 from app.understanding.training.fit import fit_linear
 
-C_GRID = (1.0, 4.0, 16.0)
+C_GRID = (4.0, 16.0)
 
 
 def cross_validate(rows: list[dict[str, object]], c: float, folds: int = 5) -> float:
