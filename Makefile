@@ -58,6 +58,7 @@ bench: install
 train: install
 	$(PY) -m app.understanding.training.train_sentiment
 	$(PY) -m app.understanding.training.train_types
+	$(PY) -m app.understanding.training.train_responses
 
 # Held-out evaluation; snownlp is installed for the comparison only, never imported by the hub.
 eval: install
