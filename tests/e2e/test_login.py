@@ -64,7 +64,9 @@ async def test_redirect_to_login_keeps_the_whole_query(
     page = await anonymous_context.new_page()
     await page.goto("/messages?status=processed&q=%E6%89%AB%E7%A0%81")
     next_values = parse_qs(urlsplit(page.url).query).get("next")
-    assert next_values is not None and unquote(next_values[0]) == "/messages?status=processed&q=扫码", page.url
+    assert next_values is not None and unquote(next_values[0]) == "/messages?status=processed&q=扫码", (
+        page.url
+    )
 
     await log_in(page)
     await expect(page).to_have_url(f"{hub.base_url}/messages?status=processed&q=%E6%89%AB%E7%A0%81")

@@ -289,7 +289,7 @@ def test_corrections_update_message_record_label_and_validate(hub: HubProcess, w
         headers={"X-CSRF-Token": viewer_csrf, "HX-Request": "true"},
     )
     assert forbidden.status_code == 403
-    assert "/correct\"" not in viewer.get(f"/sessions/{world.session_id}").text  # no correction forms
+    assert '/correct"' not in viewer.get(f"/sessions/{world.session_id}").text  # no correction forms
 
     page = client.get("/corrections", params={"field": "message_type"}).text
     assert "消息更正" in page and f"#{target}" in page
