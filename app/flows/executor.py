@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, select, text
 
 from app import clock
 from app.chat.models import Message
@@ -26,7 +24,11 @@ from app.flows.registry import NodeContext, PendingEvent
 log = logging.getLogger(__name__)
 
 MAX_NODES_PER_RUN = 100
-ORDERING_WINDOW = timedelta(minutes=2)
+MAX_BATCH = 500
+GROUP_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(7301, g) "
+    "FROM (SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) ORDER BY g) AS s"
+)
 FLOW_CACHE_SECONDS = 5.0
 
 
@@ -34,7 +36,6 @@ FLOW_CACHE_SECONDS = 5.0
 class BatchOutcome:
     processed: list[int] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
-    deferred: list[int] = field(default_factory=list)  # an earlier message of the same group is pending
     failed: list[int] = field(default_factory=list)
     events: list[PendingEvent] = field(default_factory=list)
 
@@ -68,48 +69,36 @@ class FlowExecutor:
         return self._flow
 
     async def process(self, message_ids: list[int]) -> BatchOutcome:
+        """Process these messages, and with them every pending message of the same groups.
+
+        Messages of one group are processed in arrival order, since each reads the ones before it
+        (context, waiting questions). Holding a per-group lock, a job processes all of the group's
+        pending messages in id order, so a later job for that group finds them done. On SQLite the
+        embedded runner processes one batch at a time, which gives the same order."""
         flow = await self.active_flow()
         outcome = BatchOutcome()
         async with self.db.transaction() as session:
-            messages = (
-                (
-                    await session.execute(
-                        select(Message)
-                        .where(Message.id.in_(message_ids), Message.status == "received")
-                        .order_by(Message.id)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
+            found = await session.execute(
+                select(Message.group_id).where(Message.id.in_(message_ids)).distinct()
             )
+            groups = sorted(g for g in found.scalars() if g is not None)
+            if groups and session.bind is not None and session.bind.dialect.name == "postgresql":
+                await session.execute(GROUP_LOCKS, {"groups": groups})
+            wanted: ColumnElement[bool] = Message.id.in_(message_ids)
+            if groups:
+                wanted = wanted | (Message.group_id.in_(groups) & (Message.attempts == 0))
+            query = (
+                select(Message)
+                .where(wanted, Message.status == "received")
+                .order_by(Message.id)
+                .limit(MAX_BATCH)
+                .with_for_update(skip_locked=True)
+            )
+            messages = (await session.execute(query)).scalars().all()
             batch: dict[str, Any] = {}
-            waiting_for = await self._first_pending_per_group(session, messages)
             for message in messages:
-                first = waiting_for.get(message.group_id) if message.group_id is not None else None
-                if first is not None and first < message.id:
-                    outcome.deferred.append(message.id)
-                    continue
                 await self._process_one(session, flow, message, batch, outcome)
         return outcome
-
-    async def _first_pending_per_group(self, session: Any, messages: Sequence[Message]) -> dict[int, int]:
-        """Messages of one group are processed in arrival order, since each one reads the ones before it
-        (context, waiting questions). A recent earlier message still pending elsewhere holds later ones."""
-        groups = {m.group_id for m in messages if m.group_id is not None}
-        if not groups:
-            return {}
-        rows = await session.execute(
-            select(Message.group_id, func.min(Message.id))
-            .where(
-                Message.status == "received",
-                Message.group_id.in_(groups),
-                Message.id.not_in([m.id for m in messages]),
-                Message.received_at >= clock.now() - ORDERING_WINDOW,
-            )
-            .group_by(Message.group_id)
-        )
-        return dict(rows.all())
 
     async def _process_one(
         self, session: Any, flow: CompiledFlow, message: Message, batch: dict[str, Any], outcome: BatchOutcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 SWEEP_CHUNK = 500
 STALE_AFTER = timedelta(seconds=30)
 RETRY_WINDOW = timedelta(minutes=6)
-ORDER_WAIT_SECONDS = 0.2
+EMBEDDED_ORDER = asyncio.Lock()  # embedded: one processing batch at a time, in enqueue order
 
 
 def retry_delay(attempt: int) -> float:
@@ -36,15 +37,17 @@ async def publish_events(bus: EventBus, events: list[Any]) -> None:
 async def process_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[str, int]:
     rt = ctx["runtime"]
     try:
-        outcome = await rt.executor.process(message_ids)
+        if rt.settings.embedded:
+            async with EMBEDDED_ORDER:
+                outcome = await rt.executor.process(message_ids)
+        else:
+            outcome = await rt.executor.process(message_ids)
     except Exception as exc:
         # The batch transaction itself failed (database down …): nothing committed, try again.
         attempt = int(ctx.get("job_try", 1))
         log.exception("processing batch failed", extra={"ids": message_ids[:5], "attempt": attempt})
         raise Retry(defer=retry_delay(attempt)) from exc
     await publish_events(rt.bus, outcome.events)
-    if outcome.deferred:
-        await enqueue("process_messages", message_ids=outcome.deferred, defer_by=ORDER_WAIT_SECONDS)
     if outcome.retry:
         async with rt.db.session() as session:
             attempts = max(
@@ -57,7 +60,6 @@ async def process_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[
         "processed": len(outcome.processed),
         "retry": len(outcome.retry),
         "failed": len(outcome.failed),
-        "deferred": len(outcome.deferred),
     }
 
 

@@ -67,6 +67,10 @@ def test_message_is_stored_answered_exactly_and_processed(hub: HubProcess, uniqu
     assert [s["node"] for s in trace[0]["steps"]] == [
         "receive",
         "identify_sender",
+        "classify",
+        "sentiment",
+        "after_sales_response",
+        "intervention",
         "session_update",
         "publish",
     ]
