@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_NODES_PER_RUN = 100
 MAX_BATCH = 500
+SQLITE_CHUNK = 20
 GROUP_LOCKS = text(
     "SELECT pg_advisory_xact_lock(7301, g) "
     "FROM (SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) ORDER BY g) AS s"
@@ -49,6 +50,7 @@ def summarise(message: Message) -> str:
 class FlowExecutor:
     def __init__(self, db: Database, max_attempts: int) -> None:
         self.db = db
+        self.chunk_size = SQLITE_CHUNK if db.engine.dialect.name == "sqlite" else MAX_BATCH
         self.max_attempts = max_attempts
         self._flow: CompiledFlow | None = None
         self._flow_loaded = 0.0
@@ -77,6 +79,16 @@ class FlowExecutor:
         embedded runner processes one batch at a time, which gives the same order."""
         flow = await self.active_flow()
         outcome = BatchOutcome()
+        done = 0
+        while done < MAX_BATCH:
+            handled = await self._process_chunk(flow, message_ids, outcome)
+            done += handled
+            # SQLite has one writer: short transactions let webhooks store messages in between.
+            if handled < self.chunk_size:
+                break
+        return outcome
+
+    async def _process_chunk(self, flow: CompiledFlow, message_ids: list[int], outcome: BatchOutcome) -> int:
         async with self.db.transaction() as session:
             found = await session.execute(
                 select(Message.group_id).where(Message.id.in_(message_ids)).distinct()
@@ -87,18 +99,20 @@ class FlowExecutor:
             wanted: ColumnElement[bool] = Message.id.in_(message_ids)
             if groups:
                 wanted = wanted | (Message.group_id.in_(groups) & (Message.attempts == 0))
+            if outcome.retry:  # failed in this job: their retry is scheduled with back-off
+                wanted = wanted & Message.id.not_in(outcome.retry)
             query = (
                 select(Message)
                 .where(wanted, Message.status == "received")
                 .order_by(Message.id)
-                .limit(MAX_BATCH)
+                .limit(self.chunk_size)
                 .with_for_update(skip_locked=True)
             )
             messages = (await session.execute(query)).scalars().all()
             batch: dict[str, Any] = {}
             for message in messages:
                 await self._process_one(session, flow, message, batch, outcome)
-        return outcome
+        return len(messages)
 
     async def _process_one(
         self, session: Any, flow: CompiledFlow, message: Message, batch: dict[str, Any], outcome: BatchOutcome
