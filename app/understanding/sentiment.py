@@ -16,7 +16,6 @@ import json
 import math
 import threading
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ STACK_INPUTS = ("chat:negative", "chat:neutral", "chat:positive", "review", "rul
 _RULE_SLOT = {f"§r:{key}": 5 + i for i, key in enumerate(RULE_KEYS)}
 REVIEW_NEUTRAL_BAND = 0.3  # without a chat head: |polarity| below this is neutral
 REVIEW_CLIP = 8.0
+EMPHASIS_NEUTRAL_PENALTY = 0.5  # neutral-logit penalty for ！！！ / ？？？ (intensity 1.3)
 NEUTRAL_LEAN = 0.15  # weight of the binary polarity in the score of a neutral line
 RULES_FULL_LENGTH = 20  # characters: rules count fully in polarity() up to this length, then fade
 LONG_TEXT = (20, 80)  # characters: from the first, the review head's direction blends in; full at the second
@@ -53,7 +53,7 @@ def features(text: str, sender_role: str = "user", hits: RuleHits | None = None)
 def stack_inputs(review: float, chat: np.ndarray, hits: RuleHits) -> np.ndarray:
     """Stacker input vector, in the order of ``STACK_INPUTS``."""
     x = np.zeros(len(STACK_INPUTS))
-    x[:3] = chat - chat.mean()
+    x[:3] = chat - (chat[0] + chat[1] + chat[2]) / 3
     x[3] = max(-REVIEW_CLIP, min(REVIEW_CLIP, review))
     x[4] = hits.delta
     for token in hits.tokens:
@@ -89,12 +89,12 @@ class Stacker:
         return cls(weights, bias, float(meta.get("rule_prior", 0.0)), (int(start), int(end)))
 
     def probabilities(self, x: np.ndarray, intensity: float = 1.0) -> np.ndarray:
-        """Class probabilities; ``intensity`` > 1 (！！！, ？？？) stretches the distance from neutral."""
+        """Class probabilities; ``intensity`` > 1 (！！！, ？？？) lowers the neutral logit."""
         logits = self.weights @ x + self.bias
         logits[0] -= self.rule_prior * x[4]
         logits[2] += self.rule_prior * x[4]
-        if intensity != 1.0:
-            logits = logits[1] + intensity * (logits - logits[1])
+        if intensity != 1.0:  # emphatic punctuation: emotional, so less likely neutral
+            logits[1] -= EMPHASIS_NEUTRAL_PENALTY * (intensity - 1.0) / 0.3
         shifted = np.exp(logits - logits.max())
         return shifted / shifted.sum()
 
@@ -118,14 +118,14 @@ class SentimentModel:
         return self.linear.meta
 
     def scores(self, feats: list[str]) -> np.ndarray:
-        """``LinearModel.scores`` with one C-level dict probe per feature (same arithmetic)."""
-        vocabulary, linear = self.linear.vocabulary, self.linear
-        found = np.fromiter(map(vocabulary.get, feats, repeat(-1)), dtype=np.int64, count=len(feats))
-        rows = np.unique(found)
-        rows = rows[rows >= 0]
-        if not len(rows):
+        """``LinearModel.scores`` (same arithmetic) with one C-level dict probe per feature."""
+        linear = self.linear
+        found = set(map(linear.vocabulary.get, feats))
+        found.discard(None)
+        if not found:
             return linear.bias.copy()
-        return linear.weights[rows].sum(axis=0) / np.sqrt(len(rows)) + linear.bias
+        rows = np.fromiter(found, dtype=np.intp, count=len(found))
+        return linear.weights[rows].sum(axis=0) / math.sqrt(len(found)) + linear.bias
 
     def raw(self, feats: list[str]) -> tuple[float, np.ndarray | None]:
         """Review logit (positive minus negative) and the chat head's three logits, if any."""
