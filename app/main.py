@@ -30,6 +30,8 @@ from app.auth.users_pages import UserPages
 from app.chat.api import MessagesApi, PeopleApi
 from app.chat.pages import ConsolePages
 from app.chat.session_pages import CorrectionsApi, SessionPages
+from app.commands.api import CommandsApi
+from app.commands.pages import CommandPages
 from app.config import ROOT, Settings, get_settings
 from app.db import close_db, get_db
 from app.errors import HubError
@@ -62,6 +64,7 @@ async def _embedded_sweeper() -> None:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
         with contextlib.suppress(Exception):
             await enqueue("sweep_unprocessed")
+            await enqueue("sweep_commands")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if isinstance(queue, InProcessRunner):
             # Embedded: this process is also the worker, so it does the crash-recovery sweep.
             await enqueue("sweep_unprocessed", startup=True)
+            await enqueue("sweep_commands", startup=True)
             sweeper = asyncio.create_task(_embedded_sweeper())
         log.info("hub started", extra={"embedded": settings.embedded})
         try:
@@ -139,11 +143,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UnderstandingApi,
             PeopleApi,
             RobotsApi,
+            CommandsApi,
             AuthPages,
             AuditPages,
             UserPages,
             ConsolePages,
             RobotPages,
+            CommandPages,
             SessionPages,
             CorrectionsApi,
             UnderstandingPages,

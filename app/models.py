@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiToken, AuditEntry, User
 from app.chat.models import ChatSession, Group, Message, MessageCorrection, Person
+from app.commands.models import Command
 from app.db import Base
 from app.flows.models import FlowDefinition, FlowRun, FlowStep
 from app.robots.models import CommandResult, Robot, robot_groups
@@ -12,6 +13,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ChatSession",
+    "Command",
     "CommandResult",
     "FlowDefinition",
     "FlowRun",

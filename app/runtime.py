@@ -21,6 +21,7 @@ class Runtime:
 def load_plugins() -> None:
     """Import every module that registers flow nodes or job functions."""
     import app.chat.nodes
+    import app.commands.tasks
     import app.flows.tasks
     import app.realtime.nodes
     import app.understanding.nodes  # noqa: F401

@@ -10,6 +10,7 @@ from typing import Any
 from arq import cron, func
 from arq.connections import RedisSettings
 
+from app.commands.tasks import periodic_command_sweep
 from app.config import get_settings
 from app.db import close_db, get_db
 from app.flows.executor import FlowExecutor
@@ -55,7 +56,10 @@ async def periodic_sweep(ctx: dict[str, Any]) -> int:
 
 class WorkerSettings:
     functions = [func(f, name=name) for name, f in JOB_FUNCTIONS.items()]  # type: ignore[arg-type]
-    cron_jobs = [cron(periodic_sweep, second={0}, run_at_startup=False)]
+    cron_jobs = [
+        cron(periodic_sweep, second={0}, run_at_startup=False),
+        cron(periodic_command_sweep, second={0}, run_at_startup=True),
+    ]
     redis_settings = RedisSettings.from_dsn(_settings.redis_url or "")
     on_startup = startup
     on_shutdown = shutdown

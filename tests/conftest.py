@@ -170,6 +170,8 @@ class HubProcess:
 
 def hub_env(database_url: str, redis: str | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "REDIS_URL", "DATABASE_URL"))}
+    # Tests never reach WorkTool's cloud: a dead loopback port unless a test points it at its stub.
+    env["WORKTOOL_API_BASE"] = "http://127.0.0.1:9"
     env.update(
         DATABASE_URL=database_url,
         HUB_API_TOKEN=API_TOKEN,

@@ -12,6 +12,7 @@ from litestar.exceptions import ClientException
 from sqlalchemy import insert
 
 from app import clock
+from app.commands.tasks import settle_soon
 from app.db import get_db
 from app.errors import HubError, InvalidInput, PayloadTooLarge, RateLimited
 from app.ingest.schemas import MAX_BODY_BYTES, coerce_form, decode_json_object, to_message, to_result
@@ -110,4 +111,5 @@ class WebhookController(Controller):
                 ],
             )
             result_id = stored.scalar_one()
+        await settle_soon(result.messageId)
         return Response(RESULT_ACCEPTED, headers={"X-Hub-Result-Id": str(result_id)})

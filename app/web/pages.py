@@ -17,6 +17,7 @@ NAV = [
     ("groups", "/groups", "群会话"),
     ("corrections", "/corrections", "标注更正"),
     ("robots", "/robots", "机器人"),
+    ("commands", "/commands", "指令队列"),
     ("people", "/people", "人员登记"),
     ("settings", "/settings/understanding", "识别规则"),
     ("audit", "/audit", "操作日志"),

@@ -1,0 +1,1 @@
+"""Durable outbound command queue (指令队列): every WorkTool send is a row, sent at most once."""
