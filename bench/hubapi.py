@@ -9,6 +9,9 @@ import httpx
 
 from bench.servers import Hub
 
+POLL_SECONDS = 0.25
+OBSERVE_BEFORE_GIVING_UP = 15.0
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -20,8 +23,9 @@ class Counts:
 @dataclass(frozen=True)
 class Drain:
     drained: bool
-    seconds: float  # from the end of the load until everything accepted was processed
+    seconds: float  # from the end of the load until everything accepted was processed (or we gave up)
     counts: Counts
+    projected_seconds: float | None = None  # when given up early: the drain time at the observed rate
 
 
 class HubApi:
@@ -48,13 +52,37 @@ class HubApi:
         return Counts(self.total(), self.total("processed"), self.total("failed"))
 
     def wait_processed(self, expected: int, load_ended_at: float, timeout: float) -> Drain:
-        """Poll until `expected` messages are processed (or failed, which counts as a loss)."""
-        deadline = time.monotonic() + timeout
+        """Poll until `expected` messages are processed or failed (a failure counts as a loss).
+
+        Gives up early when, after OBSERVE_BEFORE_GIVING_UP seconds, the observed processing rate
+        cannot finish within the timeout; the projected drain time is reported instead.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        first = self.counts()
         while True:
             counts = self.counts()
-            now = time.time()
-            if counts.processed + counts.failed >= expected:
-                return Drain(counts.processed >= expected, max(0.0, now - load_ended_at), counts)
-            if time.monotonic() > deadline:
-                return Drain(False, max(0.0, now - load_ended_at), counts)
-            time.sleep(0.2)
+            now = time.monotonic()
+            waited = max(0.0, time.time() - load_ended_at)
+            done = counts.processed + counts.failed
+            if done >= expected:
+                return Drain(counts.processed >= expected, waited, counts)
+            observed = now - started
+            if now >= deadline:
+                return Drain(
+                    False, waited, counts, self._projection(first, counts, observed, expected, waited)
+                )
+            if observed >= OBSERVE_BEFORE_GIVING_UP:
+                projected = self._projection(first, counts, observed, expected, waited)
+                if projected is None or projected - waited > deadline - now:
+                    return Drain(False, waited, counts, projected)
+            time.sleep(POLL_SECONDS)
+
+    @staticmethod
+    def _projection(
+        first: Counts, now: Counts, observed: float, expected: int, waited: float
+    ) -> float | None:
+        rate = (now.processed + now.failed - first.processed - first.failed) / observed if observed else 0.0
+        if rate <= 0:
+            return None
+        return waited + (expected - now.processed - now.failed) / rate

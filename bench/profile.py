@@ -1,9 +1,10 @@
 """Sampling profiles of the hub's processes under load with py-spy, summarised per function.
 
 py-spy is optional (pip install py-spy into the venv; it is not a project dependency). It
-attaches to a running process, samples its Python stacks and writes collapsed stacks
-("frame;frame;… count"), which are summarised here as the share of the process's samples
-spent in each function (inclusive and self) and per package.
+attaches to a running process and samples the stack of the thread holding the GIL (--gil), so
+samples are Python CPU time, not waiting. The collapsed stacks ("frame;frame;… count") are
+summarised as shares of the samples: inclusive for the hub's own functions (app/, jobs/),
+self time for every function, and self time per package.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bench.servers import ROOT, VENV_BIN
 
 FRAME = re.compile(r"^(?P<func>.+?) \((?P<file>[^():]+)(?::(?P<line>\d+))?\)$")
 SAMPLE_RATE = 200  # Hz
+APP_PREFIXES = ("app/", "jobs/")
 
 
 def py_spy_binary() -> str | None:
@@ -77,6 +79,7 @@ def start_recording(label: str, pid: int, output: Path) -> Recording | None:
             "--output",
             str(output),
             "--nonblocking",
+            "--gil",  # only the thread holding the GIL: Python CPU time, not waiting
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -115,7 +118,7 @@ def summarise(collapsed: str, seconds: float, top: int = 15) -> dict[str, Any]:
         if not frames:
             continue
         total += count
-        for name in set(frames):
+        for name in {f for f in frames if f.startswith(APP_PREFIXES)}:
             inclusive[name] += count
         own[frames[-1]] += count
         packages[package_of(frames[-1])] += count

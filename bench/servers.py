@@ -8,12 +8,14 @@ PostgreSQL database, Redis db 13, one web process and one arq worker process).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -65,6 +67,7 @@ class Hub:
     database_url: str
     redis_url: str | None
     workdir: Path
+    code_dir: Path = ROOT  # the hub's source: the working tree, or an exported revision
     port: int = field(default_factory=free_port)
     api_token: str = field(default_factory=lambda: "bench-api-" + secrets.token_hex(12))
     robot_token: str = field(default_factory=lambda: "bench-robot-" + secrets.token_hex(12))
@@ -95,6 +98,8 @@ class Hub:
             HUB_WEBHOOK_RATE_BURST="100000",
             PYTHONUNBUFFERED="1",
         )
+        if self.code_dir != ROOT:  # ahead of the editable install that points at the working tree
+            keep["PYTHONPATH"] = str(self.code_dir)
         if self.redis_url:
             keep["REDIS_URL"] = self.redis_url
         return keep
@@ -104,7 +109,7 @@ class Hub:
         env.pop("REDIS_URL", None)
         done = subprocess.run(
             [bin_path("python"), "-m", "app.cli", *args],
-            cwd=ROOT,
+            cwd=self.code_dir,
             env=env,
             capture_output=True,
             text=True,
@@ -134,7 +139,12 @@ class Hub:
         self.logs.append(log)
         # A session of its own: Ctrl-C reaches only the orchestrator, which stops children in order.
         return subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=self.code_dir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
@@ -206,9 +216,27 @@ def workdir(keep: bool) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def embedded_hub(keep: bool = False) -> Iterator[Hub]:
+def source_tree(revision: str | None) -> Iterator[Path]:
+    """The hub's code: the working tree (None), or `git archive <revision>` in a temp dir.
+
+    An exported revision gives reproducible figures while someone is editing the working tree.
+    """
+    if revision is None:
+        yield ROOT
+        return
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision], cwd=ROOT, capture_output=True, check=True, timeout=60
+    ).stdout
+    with tempfile.TemporaryDirectory(prefix="hub-bench-src-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp)
+
+
+@contextlib.contextmanager
+def embedded_hub(code_dir: Path = ROOT, keep: bool = False) -> Iterator[Hub]:
     with workdir(keep) as tmp:
-        hub = Hub("embedded", f"sqlite:///{tmp / 'hub.db'}", None, tmp)
+        hub = Hub("embedded", f"sqlite:///{tmp / 'hub.db'}", None, tmp, code_dir)
         try:
             hub.prepare()
             hub.start()
@@ -242,10 +270,10 @@ def flush_redis(url: str) -> None:
 
 
 @contextlib.contextmanager
-def production_hub(keep: bool = False) -> Iterator[Hub]:
+def production_hub(code_dir: Path = ROOT, keep: bool = False) -> Iterator[Hub]:
     with workdir(keep) as tmp, postgres_database() as database_url:
         flush_redis(REDIS_BENCH_URL)
-        hub = Hub("production", database_url, REDIS_BENCH_URL, tmp)
+        hub = Hub("production", database_url, REDIS_BENCH_URL, tmp, code_dir)
         try:
             hub.prepare()
             hub.start()

@@ -12,7 +12,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import re
+import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -171,7 +173,9 @@ async def measure(
     try:
         async with asyncio.timeout(10):
             await sse.connected.wait()
+        started_at = time.time()
         run, sending = await paced_posts(host, port, path, tag, rate, seconds, pool_size)
+        ended_at = time.time()
         sse.expect(set(run.id_of.values()))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(settle):
@@ -180,24 +184,36 @@ async def measure(
         pumping.cancel()
         await asyncio.gather(pumping, return_exceptions=True)
         await sse.close()
+    # An event that never arrived counts as infinitely late, so percentiles cover every message.
     latencies = [
-        sse.arrivals[mid] - run.sent_at[index] for index, mid in run.id_of.items() if mid in sse.arrivals
+        sse.arrivals[mid] - run.sent_at[index] if mid in sse.arrivals else math.inf
+        for index, mid in run.id_of.items()
     ]
+    arrived = sum(1 for value in latencies if value != math.inf)
     return {
         "rate": rate,
         "seconds": seconds,
         "sent": len(run.sent_at),
         "ok": len(run.id_of),
         "errors": run.errors,
-        "arrived": len(latencies),
-        "missing": len(run.id_of) - len(latencies),
+        "arrived": arrived,
+        "missing": len(latencies) - arrived,
+        "settle_s": settle,
         "achieved_rate": len(run.sent_at) / sending if sending > 0 else 0.0,
         "max_lag_ms": run.max_lag * 1000,
         "latency_ms": latency_summary(latencies),
         "post_latency_ms": latency_summary(run.post_latency),
         "sse_events": sse.events,
+        "cpu_s": cpu_seconds(),
+        "started_at": started_at,
+        "ended_at": ended_at,
         "ids": list(run.id_of.values()),
     }
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:

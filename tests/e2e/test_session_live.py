@@ -61,10 +61,7 @@ async def test_new_message_appears_live_and_staff_correct_it(
     assert await page.evaluate("window.__sameDocument") is True
 
     # Correct the type from the page: only user types are offered for a user's message.
-    before = await api_message(hub, fresh)
-    current = before["type"]
-    current_sentiment = (before.get("sentiment") or {}).get("label")  # type: ignore[union-attr]
-    new_sentiment = "negative" if current_sentiment != "negative" else "positive"
+    current = (await api_message(hub, fresh))["type"]
     new_type = "chat_after_sales" if current != "chat_after_sales" else "chat_inquiry"
     select = row.get_by_label("更正类型")
     offered = await select.locator("option").evaluate_all("os => os.map(o => o.value).filter(Boolean)")
@@ -73,6 +70,8 @@ async def test_new_message_appears_live_and_staff_correct_it(
     row = page.locator(f"#timeline > tr#sm-{fresh}")
     await expect(row.locator(".marks")).to_contain_text("已更正")
     await expect(row.locator(f'[data-type="{new_type}"]')).to_be_visible()
+    shown_sentiment = await row.get_by_label("更正情绪").input_value()
+    new_sentiment = "positive" if shown_sentiment == "negative" else "negative"
     await row.get_by_label("更正情绪").select_option(new_sentiment)
     await expect(row.locator(f'[data-sentiment="{new_sentiment}"]')).to_be_visible()
     message = await api_message(hub, fresh)
