@@ -29,7 +29,10 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0, maximum
     return value
 
 
-def _float(env: dict[str, str], name: str, default: float, minimum: float) -> float:
+def env_float(
+    env: dict[str, str], name: str, default: float, minimum: float, maximum: float = float("inf")
+) -> float:
+    """A number from the environment, or the default; out of range → ConfigError naming it."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -37,8 +40,10 @@ def _float(env: dict[str, str], name: str, default: float, minimum: float) -> fl
         value = float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} 必须是数字，当前值为 {raw!r}") from exc
-    if value < minimum:
-        raise ConfigError(f"{name} 不能小于 {minimum}，当前值为 {value}")
+    if value < minimum and maximum == float("inf"):
+        raise ConfigError(f"{name} 不能小于 {minimum:g}，当前值为 {value:g}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} 必须在 {minimum:g}–{maximum:g} 之间，当前值为 {value:g}")
     return value
 
 
@@ -148,7 +153,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         admin_password=env.get("HUB_ADMIN_PASSWORD", "").strip() or None,
         worktool_api_base=api_base,
         tz_name=tz_name,
-        time_scale=_float(env, "HUB_TIME_SCALE", 1.0, 0.0001),
+        time_scale=env_float(env, "HUB_TIME_SCALE", 1.0, 0.0001),
         webhook_rate_limit=_int(env, "HUB_WEBHOOK_RATE_LIMIT", 500, 1),
         webhook_rate_burst=_int(env, "HUB_WEBHOOK_RATE_BURST", 1000, 1),
         max_processing_attempts=_int(env, "HUB_MAX_PROCESSING_ATTEMPTS", 3, 1, 20),

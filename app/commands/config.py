@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from app.config import ConfigError
+from app.config import env_float
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,26 +25,13 @@ class CommandSettings:
     worktool_timeout: float = 10.0
 
 
-def _number(env: dict[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} 必须是数字（秒），当前值为 {raw!r}") from exc
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name} 必须在 {minimum:g}–{maximum:g} 之间，当前值为 {value:g}")
-    return value
-
-
 def load_command_settings(environ: dict[str, str] | None = None) -> CommandSettings:
     env = dict(os.environ if environ is None else environ)
     return CommandSettings(
-        confirm_seconds=_number(env, "HUB_COMMAND_CONFIRM_SECONDS", 60.0, 0.0, 86400.0),
-        max_attempts=int(_number(env, "HUB_COMMAND_MAX_ATTEMPTS", 3, 1, 10)),
-        retry_seconds=_number(env, "HUB_COMMAND_RETRY_SECONDS", 30.0, 0.0, 86400.0),
-        worktool_timeout=_number(env, "HUB_WORKTOOL_TIMEOUT", 10.0, 0.5, 120.0),
+        confirm_seconds=env_float(env, "HUB_COMMAND_CONFIRM_SECONDS", 60.0, 0.0, 86400.0),
+        max_attempts=int(env_float(env, "HUB_COMMAND_MAX_ATTEMPTS", 3, 1, 10)),
+        retry_seconds=env_float(env, "HUB_COMMAND_RETRY_SECONDS", 30.0, 0.0, 86400.0),
+        worktool_timeout=env_float(env, "HUB_WORKTOOL_TIMEOUT", 10.0, 0.5, 120.0),
     )
 
 
