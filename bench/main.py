@@ -330,7 +330,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None, Path | None]:
+def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None, Path | None, Path | None]:
     parser = argparse.ArgumentParser(prog="bench/run.py", description="Webhook ingest benchmark")
     parser.add_argument("--quick", action="store_true", help="smoke run: ~1,000 messages, one concurrency")
     parser.add_argument("--only", choices=["both", "embedded", "production"], default="both")
@@ -351,6 +351,9 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None, Path | None]:
         "--output", type=Path, help="markdown report (default docs/benchmarks.md, not --quick)"
     )
     parser.add_argument("--json", type=Path, help="also write the raw results as JSON")
+    parser.add_argument(
+        "--from-json", type=Path, help="measure nothing: re-render the report from a --json file"
+    )
     parser.add_argument("--warmup-drain-timeout", type=float, default=60.0, help="max wait after warm-up")
     parser.add_argument("--profile-seconds", type=float, default=20.0, help="length of the profiled run")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with server logs")
@@ -400,11 +403,25 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, Path | None, Path | None]:
         quiet_timeout=args.quiet_timeout,
     )
     output = args.output or (None if quick else ROOT / "docs" / "benchmarks.md")
-    return plan, output, args.json
+    return plan, output, args.json, args.from_json
+
+
+def publish(results: dict[str, Any], output: Path | None, json_out: Path | None) -> None:
+    print()
+    print(report.figures(results))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report.render(results))
+        print(f"\nwritten to {output}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(results, indent=2, default=str))
 
 
 def main(argv: list[str] | None = None) -> int:
-    plan, output, json_out = parse_args(argv)
+    plan, output, json_out, from_json = parse_args(argv)
+    if from_json is not None:
+        publish(json.loads(from_json.read_text()), output, None)
+        return 0
     results: dict[str, Any] = {
         "meta": report.environment(plan.quick, plan.source),
         "plan": dataclasses.asdict(plan),
@@ -420,13 +437,5 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted; all processes stopped", file=sys.stderr)
             return 130
-    markdown = report.render(results)
-    print()
-    print(report.figures(results))
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(markdown)
-        print(f"\nwritten to {output}")
-    if json_out is not None:
-        json_out.write_text(json.dumps(results, indent=2, default=str))
+    publish(results, output, json_out)
     return 0

@@ -42,6 +42,7 @@ class PgWatch:
         self.active = 0
         self.waits: Counter[str] = Counter()
         self.queries: Counter[str] = Counter()
+        self.cpu_queries: Counter[str] = Counter()  # statements of backends running (not waiting)
         self.deadlocks_before = 0
         self.summary: dict[str, Any] = {}
         self.error: str | None = None
@@ -66,6 +67,8 @@ class PgWatch:
                     for wait, query in rows:
                         self.waits[wait] += 1
                         self.queries[f"{wait} · {statement_kind(query)}"] += 1
+                        if wait == "CPU":
+                            self.cpu_queries[statement_kind(query)] += 1
         except Exception as exc:  # diagnostics must never break the benchmark
             self.error = f"{type(exc).__name__}: {exc}"
 
@@ -87,11 +90,13 @@ class PgWatch:
         except Exception:
             deadlocks = -1
         busy = self.active or 1
+        running = sum(self.cpu_queries.values()) or 1
         self.summary = {
             "samples": self.samples,
             "avg_active_backends": self.active / self.samples if self.samples else 0.0,
             "waits": [(name, n / busy) for name, n in self.waits.most_common(6)],
             "statements": [(name, n / busy) for name, n in self.queries.most_common(6)],
+            "running_statements": [(name, n / running) for name, n in self.cpu_queries.most_common(6)],
             "deadlocks": deadlocks,
             "error": self.error,
         }

@@ -263,8 +263,9 @@ def database_table(setups: dict[str, Any]) -> list[str]:
         *([section["profile_run"]] if "profile_run" in section else []),
     ]
     lines = [
-        "| Measurement | Busy backends (avg) | Deadlocks | Top waits | Top statements |",
-        "|---|--:|--:|---|---|",
+        "| Measurement | Busy backends (avg) | Deadlocks | Top waits | Top statements "
+        "| Statements of running backends |",
+        "|---|--:|--:|---|---|---|",
     ]
     for run in phases:
         db = run.get("database") or {}
@@ -272,7 +273,8 @@ def database_table(setups: dict[str, Any]) -> list[str]:
             continue
         lines.append(
             f"| {run['phase']} | {db['avg_active_backends']:.1f} | {db['deadlocks']} "
-            f"| {shares(db['waits'])} | {shares(db['statements'], 2)} |"
+            f"| {shares(db['waits'])} | {shares(db['statements'], 2)} "
+            f"| {shares(db.get('running_statements', []), 3)} |"
         )
     return lines
 
@@ -439,10 +441,16 @@ def method(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def code_line(meta: dict[str, Any]) -> str:
+    if meta["source"] == "working tree":
+        dirty = " plus uncommitted changes in app/" if meta["dirty"] else ""
+        return f"working tree at commit `{meta['commit']}`{dirty}"
+    return f"commit `{meta['commit']}` (`--source {meta['source']}`: exported with `git archive`)"
+
+
 def render(results: dict[str, Any]) -> str:
     meta = results["meta"]
     setups = results["setups"]
-    dirty = " (+ uncommitted changes in app/)" if meta["dirty"] else ""
     prod = setups.get("production")
     verdict = []
     if prod:
@@ -455,7 +463,7 @@ def render(results: dict[str, Any]) -> str:
         "machine below; expect some run-to-run noise.",
         "",
         f"- Date: {meta['date']}{' — QUICK smoke run, not representative' if meta['quick'] else ''}",
-        f"- Code: {meta['source']}, commit `{meta['commit']}`{dirty}",
+        f"- Code: {code_line(meta)}",
         f"- CPU: {meta['cpu_model']}, {meta['cores']} cores (`lscpu`); Linux {meta['kernel']}",
         f"- Python {meta['python']}, PostgreSQL {meta['postgres']}, Redis {meta['redis']}, "
         f"SQLite {meta['sqlite']}",
