@@ -262,19 +262,20 @@ def database_table(setups: dict[str, Any]) -> list[str]:
         section["sse"],
         *([section["profile_run"]] if "profile_run" in section else []),
     ]
+    running = any((run.get("database") or {}).get("running_statements") for run in phases)
     lines = [
         "| Measurement | Busy backends (avg) | Deadlocks | Top waits | Top statements "
-        "| Statements of running backends |",
-        "|---|--:|--:|---|---|---|",
+        + ("| Statements of running backends |" if running else "|"),
+        "|---|--:|--:|---|---|" + ("---|" if running else ""),
     ]
     for run in phases:
         db = run.get("database") or {}
         if not db:
             continue
+        extra = f" {shares(db.get('running_statements', []), 3)} |" if running else ""
         lines.append(
             f"| {run['phase']} | {db['avg_active_backends']:.1f} | {db['deadlocks']} "
-            f"| {shares(db['waits'])} | {shares(db['statements'], 2)} "
-            f"| {shares(db.get('running_statements', []), 3)} |"
+            f"| {shares(db['waits'])} | {shares(db['statements'], 2)} |{extra}"
         )
     return lines
 
