@@ -10,10 +10,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat.models import MESSAGE_STATUSES, Message
-from app.errors import InvalidInput, NotFound
+from app.errors import NotFound
 from app.flows.models import FlowRun, FlowStep
 from app.robots.models import Robot
 from app.understanding.types import TYPES_BY_CODE
+from app.web.params import check_list_filter
 
 MAX_PAGE_SIZE = 200
 
@@ -31,14 +32,9 @@ class MessageFilter:
     page_size: int = 50
 
     def validate(self) -> MessageFilter:
-        if self.status and self.status not in MESSAGE_STATUSES:
-            raise InvalidInput(f"status 取值无效：{self.status}（可选 {' | '.join(MESSAGE_STATUSES)}）")
-        if self.page < 1:
-            raise InvalidInput("page 必须 ≥ 1")
-        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput(f"page_size 必须在 1–{MAX_PAGE_SIZE} 之间")
-        if self.since and self.until and self.since > self.until:
-            raise InvalidInput("开始时间不能晚于结束时间")
+        check_list_filter(
+            self.status, MESSAGE_STATUSES, self.page, self.page_size, MAX_PAGE_SIZE, self.since, self.until
+        )
         return self
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.commands.models import WITH_ROBOT, Command
 from app.commands.states import MANUAL, STATUSES
-from app.errors import InvalidInput
 from app.robots.models import Robot
+from app.web.params import check_list_filter
 
 MAX_PAGE_SIZE = 200
 MANUAL_QUEUE_LIMIT = 50
@@ -29,14 +29,9 @@ class CommandFilter:
     page_size: int = 50
 
     def validate(self) -> CommandFilter:
-        if self.status and self.status not in STATUSES:
-            raise InvalidInput(f"status 取值无效：{self.status}（可选 {' | '.join(STATUSES)}）")
-        if self.page < 1:
-            raise InvalidInput("page 必须 ≥ 1")
-        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput(f"page_size 必须在 1–{MAX_PAGE_SIZE} 之间")
-        if self.since and self.until and self.since > self.until:
-            raise InvalidInput("开始时间不能晚于结束时间")
+        check_list_filter(
+            self.status, STATUSES, self.page, self.page_size, MAX_PAGE_SIZE, self.since, self.until
+        )
         return self
 
 

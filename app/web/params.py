@@ -25,3 +25,23 @@ def parse_time(value: str | None, name: str) -> datetime | None:
 
 def client_ip(request: Any) -> str:
     return request.client.host if request.client else ""
+
+
+def check_list_filter(
+    status: str | None,
+    allowed: tuple[str, ...] | frozenset[str],
+    page: int,
+    page_size: int,
+    max_page_size: int,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """The checks every filtered, paginated list shares; errors name the parameter."""
+    if status and status not in allowed:
+        raise InvalidInput(f"status 取值无效：{status}（可选 {' | '.join(allowed)}）")
+    if page < 1:
+        raise InvalidInput("page 必须 ≥ 1")
+    if not 1 <= page_size <= max_page_size:
+        raise InvalidInput(f"page_size 必须在 1–{max_page_size} 之间")
+    if since and until and since > until:
+        raise InvalidInput("开始时间不能晚于结束时间")
