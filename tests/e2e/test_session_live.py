@@ -70,12 +70,8 @@ async def test_new_message_appears_live_and_staff_correct_it(
     row = page.locator(f"#timeline > tr#sm-{fresh}")
     await expect(row.locator(".marks")).to_contain_text("已更正")
     await expect(row.locator(f'[data-type="{new_type}"]')).to_be_visible()
-    shown_sentiment = await row.get_by_label("更正情绪").input_value()
-    new_sentiment = "positive" if shown_sentiment == "negative" else "negative"
-    await row.get_by_label("更正情绪").select_option(new_sentiment)
-    await expect(row.locator(f'[data-sentiment="{new_sentiment}"]')).to_be_visible()
     message = await api_message(hub, fresh)
-    assert message["type"] == new_type and message["sentiment"]["label"] == new_sentiment  # type: ignore[index]
+    assert message["type"] == new_type  # sentiment corrections: tests/integration/test_session_pages.py
 
     # A value the server refuses (here smuggled into the select) shows its message in the row.
     await row.get_by_label("更正类型").evaluate(
