@@ -22,10 +22,42 @@ JOB_FUNCTIONS: dict[str, JobFunction] = {}
 MAX_TRIES = 5
 
 
+PERIODIC_JOBS: dict[str, int] = {}  # job name -> interval in whole seconds
+
+
 def job(func: JobFunction) -> JobFunction:
     """Register a job function under its own name."""
     JOB_FUNCTIONS[func.__name__] = func
     return func
+
+
+def periodic(every_seconds: int) -> Callable[[JobFunction], JobFunction]:
+    """Register a job that the worker (arq cron) or the embedded runner starts every N seconds.
+
+    Intervals under a minute must divide 60; longer ones must be whole minutes dividing 60 min."""
+    if every_seconds < 60 and 60 % every_seconds:
+        raise ValueError("periodic interval under a minute must divide 60")
+    if every_seconds >= 60 and (every_seconds % 60 or 60 % (every_seconds // 60)):
+        raise ValueError("periodic interval of a minute or more must be whole minutes dividing 60")
+
+    def register(func: JobFunction) -> JobFunction:
+        job(func)
+        PERIODIC_JOBS[func.__name__] = every_seconds
+        return func
+
+    return register
+
+
+def periodic_due(elapsed_seconds: int) -> list[str]:
+    """Names of periodic jobs due at this whole second since start (embedded runner)."""
+    return [name for name, every in PERIODIC_JOBS.items() if elapsed_seconds % every == 0]
+
+
+def cron_times(every_seconds: int) -> dict[str, set[int]]:
+    """arq cron keyword arguments for an interval registered with `periodic`."""
+    if every_seconds < 60:
+        return {"second": set(range(0, 60, every_seconds))}
+    return {"second": {0}, "minute": set(range(0, 60, every_seconds // 60))}
 
 
 class InProcessRunner:

@@ -24,6 +24,8 @@ from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from app.aftersales.routes import ROUTES as AFTER_SALES_ROUTES
+from app.alerts.routes import ROUTES as ALERT_ROUTES
 from app.auth.guards import HubAuthenticationMiddleware, require_login
 from app.auth.pages import AuditPages, AuthPages
 from app.auth.users_pages import UserPages
@@ -39,10 +41,11 @@ from app.flows.executor import FlowExecutor
 from app.ingest.api import WebhookController
 from app.ingest.ratelimit import RateLimiter
 from app.ingest.service import IngestWriter, RobotDirectory
-from app.jobs import InProcessRunner, configure_jobs, enqueue, set_queue
+from app.jobs import InProcessRunner, configure_jobs, enqueue, periodic_due, set_queue
 from app.realtime.bus import EventBus, make_backend, set_bus
 from app.realtime.sse import EventsController
 from app.realtime.topics import ALL_TOPICS
+from app.replies.routes import ROUTES as REPLY_ROUTES
 from app.robots.api import RobotsApi
 from app.robots.pages import RobotPages
 from app.runtime import Runtime, load_plugins
@@ -60,11 +63,16 @@ SWEEP_INTERVAL_SECONDS = 60.0
 
 
 async def _embedded_sweeper() -> None:
+    elapsed = 0
     while True:
-        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
-        with contextlib.suppress(Exception):
-            await enqueue("sweep_unprocessed")
-            await enqueue("sweep_commands")
+        await asyncio.sleep(1.0)
+        elapsed += 1
+        due = periodic_due(elapsed)
+        if elapsed % int(SWEEP_INTERVAL_SECONDS) == 0:
+            due += ["sweep_unprocessed", "sweep_commands"]
+        for name in due:
+            with contextlib.suppress(Exception):
+                await enqueue(name)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -153,6 +161,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SessionPages,
             CorrectionsApi,
             UnderstandingPages,
+            *ALERT_ROUTES,
+            *AFTER_SALES_ROUTES,
+            *REPLY_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[ROOT / "static"],

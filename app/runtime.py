@@ -20,8 +20,14 @@ class Runtime:
 
 def load_plugins() -> None:
     """Import every module that registers flow nodes or job functions."""
+    import app.aftersales.nodes
+    import app.aftersales.tasks
+    import app.alerts.nodes
+    import app.alerts.tasks
     import app.chat.nodes
     import app.commands.tasks
     import app.flows.tasks
     import app.realtime.nodes
+    import app.replies.nodes
+    import app.replies.tasks
     import app.understanding.nodes  # noqa: F401

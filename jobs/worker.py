@@ -15,7 +15,7 @@ from app.config import get_settings
 from app.db import close_db, get_db
 from app.flows.executor import FlowExecutor
 from app.flows.tasks import sweep_unprocessed
-from app.jobs import JOB_FUNCTIONS, MAX_TRIES, configure_jobs, set_queue
+from app.jobs import JOB_FUNCTIONS, MAX_TRIES, PERIODIC_JOBS, configure_jobs, cron_times, set_queue
 from app.realtime.bus import EventBus, make_backend, set_bus
 from app.runtime import Runtime, load_plugins
 from app.understanding.llm_gateway import llm_tier
@@ -59,6 +59,10 @@ class WorkerSettings:
     cron_jobs = [
         cron(periodic_sweep, second={0}, run_at_startup=False),
         cron(periodic_command_sweep, second={0}, run_at_startup=True),
+        *(
+            cron(JOB_FUNCTIONS[name], name=f"periodic:{name}", unique=True, **cron_times(every))  # type: ignore[arg-type]
+            for name, every in PERIODIC_JOBS.items()
+        ),
     ]
     redis_settings = RedisSettings.from_dsn(_settings.redis_url or "")
     on_startup = startup

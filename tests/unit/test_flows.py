@@ -23,6 +23,9 @@ def test_default_flow_compiles_in_order() -> None:
         "sentiment",
         "after_sales_response",
         "intervention",
+        "after_sales",
+        "alert",
+        "reply",
         "session_update",
         "publish",
     ]

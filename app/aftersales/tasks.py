@@ -1,0 +1,3 @@
+"""Jobs of this capability (registered with app.jobs.job / app.jobs.periodic)."""
+
+from __future__ import annotations

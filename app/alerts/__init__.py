@@ -1,0 +1,1 @@
+"""Alerts: judgement, grouping, escalation, cancellation, delivery (PRODUCT.md §4)."""
