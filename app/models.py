@@ -1,14 +1,27 @@
 """Imports every table so that metadata is complete (Alembic, tests)."""
 
+from app.aftersales.models import (
+    AfterSalesConflict,
+    AfterSalesReport,
+    AfterSalesStaff,
+    AfterSalesTask,
+    ScreenToken,
+)
 from app.auth.models import ApiToken, AuditEntry, User
 from app.chat.models import ChatSession, Group, Message, MessageCorrection, Person
 from app.commands.models import Command
 from app.db import Base
 from app.flows.models import FlowDefinition, FlowRun, FlowStep
-from app.robots.models import CommandResult, Robot, robot_groups
+from app.replies.models import ReplyTemplate
+from app.robots.models import CommandResult, Robot, RobotHealth, robot_groups
 from app.system.models import SystemSetting
 
 __all__ = [
+    "AfterSalesConflict",
+    "AfterSalesReport",
+    "AfterSalesStaff",
+    "AfterSalesTask",
+    "ScreenToken",
     "ApiToken",
     "AuditEntry",
     "Base",
@@ -22,7 +35,9 @@ __all__ = [
     "Message",
     "MessageCorrection",
     "Person",
+    "ReplyTemplate",
     "Robot",
+    "RobotHealth",
     "SystemSetting",
     "User",
     "robot_groups",

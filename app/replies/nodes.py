@@ -1,14 +1,165 @@
-"""Flow node: decide whether and when a robot replies, and through which robot."""
+"""Flow node: decide whether and when a robot replies, and through which robot (PRODUCT.md §5).
+
+No reply to staff, robot or plain small talk; a staff message that answers waiting users cancels
+their replies still in the queue. A reply is a command (kind "reply") through the current
+shift's reply robot of the group (fallback recorded), due after the delay-table delay, or at
+09:00 for low-priority late-night messages."""
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
+import msgspec
+
+from app.commands.service import enqueue_command
+from app.errors import NotFound
 from app.flows.registry import FlowNode, NodeContext, NodeResult, register_node
+from app.replies.delays import plan_delay
+from app.replies.selection import RobotChoice, select_robot
+from app.replies.service import (
+    cancel_answered_replies,
+    decide,
+    staff_answered_after,
+    task_type_of,
+    waiting_reply,
+)
+from app.replies.settings import load_delay_settings
+from app.replies.templates import match_faq, render_template
+from app.robots.models import Robot
+
+URGENT_LEVELS = ("P0", "p0", 0)
+
+
+def is_urgent(data: dict[str, Any]) -> bool:
+    """Whether an alert node marked this message P0 (ctx.data "alert" / "alert_level")."""
+    level = data.get("alert_level")
+    alert = data.get("alert")
+    if level is None and alert is not None:
+        level = alert.get("level") if isinstance(alert, dict) else getattr(alert, "level", None)
+    return level in URGENT_LEVELS
+
+
+class DecideReplyConfig(msgspec.Struct, frozen=True):
+    enabled: bool = True
 
 
 @register_node
 class DecideReply(FlowNode):
     type_name = "decide_reply"
     title = "回复决策"
+    Config = DecideReplyConfig
 
     async def run(self, ctx: NodeContext) -> NodeResult:
-        return NodeResult()
+        m = ctx.message
+        if not self.config.enabled:  # type: ignore[attr-defined]
+            return NodeResult(branch="no_reply", output={"reply": False, "reason": "回复已在流程中关闭"})
+        if m.sender_role in ("staff", "operator") and ctx.data.get("staff_intervened_for"):
+            cancelled = await cancel_answered_replies(ctx.session, m, list(ctx.data["staff_intervened_for"]))
+            if m.sender_role == "staff" or m.message_type != "operator_assign_user":
+                return NodeResult(
+                    branch="no_reply",
+                    output={
+                        "reply": False,
+                        "reason": "工作人员已介入，不回复",
+                        "cancelled_replies": cancelled,
+                    },
+                )
+        delays = await load_delay_settings(ctx.session)
+        decision = decide(
+            sender_role=m.sender_role,
+            message_type=m.message_type,
+            text=m.text or "",
+            at_me=m.at_me,
+            after_sales_response=m.after_sales_response,
+            reply_to_operator=delays.reply_to_operator,
+        )
+        if not decision.reply:
+            return NodeResult(branch="no_reply", output={"reply": False, "reason": decision.reason})
+        if await staff_answered_after(ctx.session, m):
+            return NodeResult(branch="no_reply", output={"reply": False, "reason": "工作人员已处理，不回复"})
+        waiting = await waiting_reply(ctx.session, m)
+        if waiting is not None:
+            return NodeResult(
+                branch="no_reply",
+                output={
+                    "reply": False,
+                    "reason": f"已有待发送的回复（指令 #{waiting}）",
+                    "command_id": waiting,
+                },
+            )
+        choice = await self._robot(ctx)
+        if choice.robot is None:
+            return NodeResult(
+                branch="no_reply",
+                output={
+                    "reply": False,
+                    "reason": choice.note or "没有可用的回复机器人",
+                    "robot": choice.as_output(),
+                },
+            )
+        variables = {
+            "user_name": m.sender_name,
+            "group_name": m.group_name,
+            "robot_name": choice.robot.name,
+            "task_type": task_type_of(m.text or ""),
+        }
+        template = decision.template or "inquiry_ack"
+        text: str | None = None
+        if decision.faq:
+            matched = await match_faq(ctx.session, m.text or "", **variables)
+            if matched is not None:
+                template, text = matched
+        if text is None:
+            try:
+                text = await render_template(ctx.session, template, **variables)
+            except NotFound:
+                return NodeResult(
+                    branch="no_reply", output={"reply": False, "reason": f"没有可用的回复模板（{template}）"}
+                )
+        plan = plan_delay(
+            now=ctx.now,
+            shift=choice.shift,
+            message_type=m.message_type,
+            sender_role=m.sender_role,
+            text=m.text or "",
+            settings=delays,
+            urgent=is_urgent(ctx.data),
+            after_sales=decision.after_sales,
+            rng=ctx.batch.setdefault("reply_rng", random.Random()),
+        )
+        target = m.sender_name if m.is_private else m.group_name
+        command = await enqueue_command(
+            ctx.session,
+            choice.robot,
+            targets=[target],
+            text=text,
+            at_list=[] if m.is_private or m.sender_role == "operator" else [m.sender_name],
+            due_at=plan.due_at(ctx.now),
+            message_id=m.id,
+            kind="reply",
+        )
+        return NodeResult(
+            branch="reply",
+            output={
+                "reply": True,
+                "reason": decision.reason,
+                "template": template,
+                "text": text,
+                "command_id": command.id,
+                "due_at": command.due_at.isoformat(),
+                "delay": plan.as_output(),
+                "robot": choice.as_output(),
+            },
+        )
+
+    async def _robot(self, ctx: NodeContext) -> RobotChoice:
+        m = ctx.message
+        if not m.is_private:
+            return await select_robot(ctx.session, group_id=m.group_id, purpose="reply", now=ctx.now)
+        # Private chat: only the robot that has the contact can answer, if it is a reply robot.
+        choice = await select_robot(ctx.session, group_id=None, purpose="reply", now=ctx.now)
+        robot = await ctx.session.get(Robot, m.robot_id)
+        if robot is None or robot.role not in ("day_reply", "night_reply") or not robot.active:
+            return RobotChoice(None, "reply", choice.shift, note="私聊来自非回复机器人，不回复")
+        return RobotChoice(robot, "reply", choice.shift, robot)

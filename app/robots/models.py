@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.chat.models import Group
@@ -43,12 +43,40 @@ class Robot(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Polled through WorkTool's robotInfo/online (None: never polled or the poll failed).
+    online: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    online_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The latest health check (app.robots.health); the history is in robot_health.
+    health_score: Mapped[int | None] = mapped_column(Integer, default=None)
+    health_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    health_recommendations: Mapped[list[str] | None] = mapped_column(JsonValue, default=None)
 
     groups: Mapped[list[Group]] = relationship(secondary=robot_groups, lazy="selectin", order_by=Group.name)
 
     @property
     def role_name(self) -> str:
         return ROBOT_ROLES.get(self.role, self.role)
+
+
+class RobotHealth(Base):
+    """One health check of one robot (history; the latest is also on the robot row)."""
+
+    __tablename__ = "robot_health"
+    __table_args__ = (Index("ix_robot_health_robot_checked", "robot_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    robot_id: Mapped[int] = mapped_column(ForeignKey("robots.id", ondelete="CASCADE"))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    health_score: Mapped[int] = mapped_column(Integer)
+    health_status: Mapped[str] = mapped_column(String(20))
+    online: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    command_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    success_rate: Mapped[float | None] = mapped_column(Float, default=None)
+    average_response_time: Mapped[int | None] = mapped_column(Integer, default=None)  # ms
+    recommendations: Mapped[list[str]] = mapped_column(JsonValue, default=list)
 
 
 class CommandResult(Base):
