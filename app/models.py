@@ -1,12 +1,5 @@
 """Imports every table so that metadata is complete (Alembic, tests)."""
 
-from app.aftersales.models import (
-    AfterSalesConflict,
-    AfterSalesReport,
-    AfterSalesStaff,
-    AfterSalesTask,
-    ScreenToken,
-)
 from app.auth.models import ApiToken, AuditEntry, User
 from app.chat.models import ChatSession, Group, Message, MessageCorrection, Person
 from app.commands.models import Command
@@ -17,11 +10,6 @@ from app.robots.models import CommandResult, Robot, RobotHealth, robot_groups
 from app.system.models import SystemSetting
 
 __all__ = [
-    "AfterSalesConflict",
-    "AfterSalesReport",
-    "AfterSalesStaff",
-    "AfterSalesTask",
-    "ScreenToken",
     "ApiToken",
     "AuditEntry",
     "Base",
