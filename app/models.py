@@ -1,5 +1,6 @@
 """Imports every table so that metadata is complete (Alembic, tests)."""
 
+from app.alerts.models import Alert, AlertDelivery, AlertLevel
 from app.auth.models import ApiToken, AuditEntry, User
 from app.chat.models import ChatSession, Group, Message, MessageCorrection, Person
 from app.commands.models import Command
@@ -10,6 +11,9 @@ from app.robots.models import CommandResult, Robot, RobotHealth, robot_groups
 from app.system.models import SystemSetting
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertLevel",
     "ApiToken",
     "AuditEntry",
     "Base",

@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
-ROUTES: list[ControllerRouterHandler] = []
+from app.alerts.api import AlertsApi, AlertSettingsApi
+from app.alerts.pages import AlertPages
+
+ROUTES: list[ControllerRouterHandler] = [AlertsApi, AlertSettingsApi, AlertPages]
