@@ -43,7 +43,7 @@ class AlertReceivers:
             def log_message(self, *_args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 parts = urlsplit(self.path)
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 try:
