@@ -30,4 +30,5 @@ def load_plugins() -> None:
     import app.realtime.nodes
     import app.replies.nodes
     import app.replies.tasks
+    import app.robots.tasks
     import app.understanding.nodes  # noqa: F401

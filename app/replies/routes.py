@@ -4,4 +4,12 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
-ROUTES: list[ControllerRouterHandler] = []
+from app.replies.api import ReplySettingsApi, ReplyTemplatesApi
+from app.replies.pages import ReplySettingsPages, ReplyTemplatePages
+
+ROUTES: list[ControllerRouterHandler] = [
+    ReplySettingsApi,
+    ReplyTemplatesApi,
+    ReplySettingsPages,
+    ReplyTemplatePages,
+]

@@ -81,8 +81,10 @@ def decide(
     if after_sales_response in ("response", "refusal"):
         return ReplyDecision(False, "售后任务的用户响应：由售后分支处理（安抚回复）")
     kind = message_type or ""
+    if kind in ("chat_daily", "chat_other", "chat_inquiry") and is_greeting(text):
+        return ReplyDecision(True, "用户问候", "greeting")  # short greetings, whatever the model said
     if kind == "chat_daily":
-        if is_greeting(text) or at_me:
+        if at_me:
             return ReplyDecision(True, "用户问候", "greeting")
         return ReplyDecision(False, "日常闲聊，不回复")
     if kind == "chat_inquiry":

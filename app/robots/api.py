@@ -10,6 +10,8 @@ from litestar.datastructures import State
 from app.auth.guards import requires
 from app.auth.service import audit
 from app.db import get_db
+from app.errors import InvalidInput
+from app.robots.health import HealthInputs, health_dict, history_dict, latest_history, latest_inputs
 from app.robots.schemas import RobotCreate, RobotUpdate
 from app.robots.service import (
     callback_urls,
@@ -21,6 +23,7 @@ from app.robots.service import (
     rotate_token,
     update_robot,
 )
+from app.robots.tasks import refresh_one
 from app.web.envelope import ok
 from app.web.params import client_ip
 
@@ -43,6 +46,27 @@ class RobotsApi(Controller):
     async def get_one(self, key: str) -> Response[dict[str, Any]]:
         async with get_db().session() as session:
             return ok(robot_dict(await find_robot(session, key)))
+
+    @get("/{key:str}/health", summary="机器人健康状态（refresh=true 时立即查询在线状态并重新评分）")
+    async def health(self, key: str, refresh: bool = False) -> Response[dict[str, Any]]:
+        async with get_db().transaction() as session:
+            robot = await find_robot(session, key)
+            inputs: HealthInputs | None
+            if refresh or robot.health_checked_at is None:
+                inputs, _ = await refresh_one(session, robot, poll=refresh)
+            else:
+                inputs = await latest_inputs(session, robot)
+            body = health_dict(robot, inputs)
+        return ok(body, "获取成功")
+
+    @get("/{key:str}/health/history", summary="机器人健康历史（最近的在前）")
+    async def health_history(self, key: str, limit: int = 50) -> Response[dict[str, Any]]:
+        if not 1 <= limit <= 500:
+            raise InvalidInput("limit 应在 1–500 之间")
+        async with get_db().session() as session:
+            robot = await find_robot(session, key)
+            rows = await latest_history(session, robot, limit)
+        return ok({"robot_id": robot.robot_id, "items": [history_dict(r) for r in rows]})
 
     @post("/", summary="登记机器人（令牌只返回这一次）", guards=[requires("admin")], status_code=201)
     async def create(self, data: RobotCreate, request: Request[Any, Any, Any], state: State) -> Response[Any]:

@@ -8,15 +8,18 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect, Template
 
+from app import clock
 from app.auth.guards import requires
 from app.auth.service import audit
 from app.chat.dashboard import robot_overview
 from app.db import get_db
 from app.errors import HubError
 from app.robots.api import public_base
+from app.robots.health import today_stats
 from app.robots.models import ROBOT_ROLES, SHIFTS
 from app.robots.schemas import RobotCreate, RobotUpdate
 from app.robots.service import callback_urls, create_robot, find_robot, rotate_token, update_robot
+from app.robots.tasks import refresh_one
 from app.web.pages import page
 from app.web.params import client_ip
 
@@ -38,6 +41,12 @@ class RobotPages(Controller):
     ) -> Template:
         async with get_db().session() as session:
             robots = await robot_overview(session, include_inactive=True)
+            today = await today_stats(session, clock.now())
+        for item in robots:
+            robot = item["robot"]
+            if robot.online is not None:  # polled through WorkTool beats the last report
+                item["online"] = robot.online
+            item["today"] = today.get(robot.id, {})
         return page(
             request,
             "robots/index.html",
@@ -122,6 +131,15 @@ class RobotPages(Controller):
             )
         state.robots.invalidate()
         return Redirect("/robots", status_code=303)
+
+    @post("/{key:str}/health", guards=[requires("agent")])
+    async def check_health(self, request: Request[Any, Any, Any], key: str) -> Template:
+        """Check one robot now (poll online, rescore); answers the card's health block."""
+        async with get_db().transaction() as session:
+            robot = await find_robot(session, key)
+            await refresh_one(session, robot)
+            today = (await today_stats(session, clock.now())).get(robot.id, {})
+        return page(request, "robots/_health.html", "robots", r=robot, today=today)
 
     @post("/{key:str}/rotate-token", guards=[requires("admin")])
     async def rotate(self, request: Request[Any, Any, Any], state: State, key: str) -> Template:

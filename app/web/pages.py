@@ -22,6 +22,7 @@ NAV = [
     ("people", "/people", "人员登记"),
     ("settings", "/settings/understanding", "识别规则"),
     ("reply_settings", "/settings/replies", "回复设置"),
+    ("reply_settings", "/settings/replies", "回复设置"),
     ("audit", "/audit", "操作日志"),
     ("users", "/users", "用户与令牌"),
 ]

@@ -145,6 +145,8 @@ def test_choice_output_for_the_trace() -> None:
         ("operator", "operator_other", "收到", False, None),
         ("user", "chat_daily", "你好", True, "greeting"),
         ("user", "chat_daily", "在吗？", True, "greeting"),
+        ("user", "chat_other", "你好", True, "greeting"),
+        ("user", "chat_inquiry", "在吗", True, "greeting"),
         ("user", "chat_daily", "今天天气真好，出去玩了", False, None),
         ("user", "chat_inquiry", "这个收益什么时候结算", True, "inquiry_ack"),
         ("user", "chat_after_sales", "扫码登不上", True, "after_sales_ack"),
