@@ -1,5 +1,12 @@
 """Imports every table so that metadata is complete (Alembic, tests)."""
 
+from app.aftersales.models import (
+    AfterSalesConflict,
+    AfterSalesReport,
+    AfterSalesStaff,
+    AfterSalesTask,
+    ScreenToken,
+)
 from app.alerts.models import Alert, AlertDelivery, AlertLevel
 from app.auth.models import ApiToken, AuditEntry, User
 from app.chat.models import ChatSession, Group, Message, MessageCorrection, Person
@@ -14,6 +21,10 @@ __all__ = [
     "Alert",
     "AlertDelivery",
     "AlertLevel",
+    "AfterSalesConflict",
+    "AfterSalesReport",
+    "AfterSalesStaff",
+    "AfterSalesTask",
     "ApiToken",
     "AuditEntry",
     "Base",
@@ -30,6 +41,7 @@ __all__ = [
     "ReplyTemplate",
     "Robot",
     "RobotHealth",
+    "ScreenToken",
     "SystemSetting",
     "User",
     "robot_groups",

@@ -4,4 +4,14 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
-ROUTES: list[ControllerRouterHandler] = []
+from app.aftersales.api import AfterSalesApi
+from app.aftersales.pages import AfterSalesPages, ReportPages, ReportsApi
+from app.aftersales.screen import SCREEN_ROUTES
+
+ROUTES: list[ControllerRouterHandler] = [
+    AfterSalesApi,
+    AfterSalesPages,
+    ReportPages,
+    ReportsApi,
+    *SCREEN_ROUTES,
+]

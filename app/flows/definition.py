@@ -28,7 +28,12 @@ DEFAULT_FLOW: dict[str, Any] = {
     "start": "receive",
     "nodes": {
         "receive": {"type": "receive", "title": "接收消息", "next": "identify_sender"},
-        "identify_sender": {"type": "identify_sender_role", "title": "识别发送者", "next": "classify"},
+        "identify_sender": {
+            "type": "identify_sender_role",
+            "title": "识别发送者",
+            "next": "after_sales_task",
+        },
+        "after_sales_task": {"type": "find_after_sales_task", "title": "售后任务关联", "next": "classify"},
         "classify": {"type": "classify_message", "title": "识别消息类型", "next": "sentiment"},
         "sentiment": {"type": "analyse_sentiment", "title": "情绪分析", "next": "after_sales_response"},
         "after_sales_response": {

@@ -19,15 +19,17 @@ NAV = [
     ("robots", "/robots", "机器人"),
     ("commands", "/commands", "指令队列"),
     ("alerts", "/alerts", "告警管理"),
+    ("after_sales", "/after-sales", "售后任务"),
+    ("after_sales_settings", "/after-sales/settings", "售后大屏"),
+    ("after_sales_report", "/reports/daily-after-sales", "日报"),
     ("people", "/people", "人员登记"),
     ("settings", "/settings/understanding", "识别规则"),
-    ("reply_settings", "/settings/replies", "回复设置"),
     ("reply_settings", "/settings/replies", "回复设置"),
     ("audit", "/audit", "操作日志"),
     ("users", "/users", "用户与令牌"),
 ]
 # Pages that later capabilities add; shown so staff know where they will live.
-NAV_SOON = ["售后任务", "售后大屏", "日报"]
+NAV_SOON: list[str] = []
 
 
 def page(

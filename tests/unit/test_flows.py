@@ -19,6 +19,7 @@ def test_default_flow_compiles_in_order() -> None:
     assert order == [
         "receive",
         "identify_sender",
+        "after_sales_task",
         "classify",
         "sentiment",
         "after_sales_response",
