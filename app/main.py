@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
@@ -39,6 +40,7 @@ from app.db import close_db, get_db
 from app.errors import HubError
 from app.flows.executor import FlowExecutor
 from app.ingest.api import WebhookController
+from app.ingest.live import announce_stored
 from app.ingest.ratelimit import RateLimiter
 from app.ingest.service import IngestWriter, RobotDirectory
 from app.jobs import InProcessRunner, configure_jobs, enqueue, periodic_due, set_queue
@@ -103,7 +105,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await enqueue("process_messages", message_ids=ids)
 
         llm_tier()  # a misconfigured LLM provider stops start-up with a clear message
-        writer = IngestWriter(db, enqueue_stored)
+
+        async def announce(rows: list[dict[str, Any]]) -> None:
+            await announce_stored(bus, rows)
+
+        writer = IngestWriter(db, enqueue_stored, announce)
         writer.start()
         app.state.update(
             settings=settings,

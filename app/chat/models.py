@@ -95,6 +95,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_status_id", "status", "id"),
         Index("ix_messages_group_received", "group_id", "received_at"),
+        Index("ix_messages_group_id", "group_id", "id"),
         Index("ix_messages_sender_received", "sender_name", "received_at"),
         Index("ix_messages_dedup", "dedup_key", "received_at"),
         Index("ix_messages_robot_received", "robot_id", "received_at"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.chat.models import ROOM_TYPES
 from app.chat.registry import PeopleDirectory
-from app.chat.sessions import touch_session
-from app.flows.registry import FlowNode, NodeContext, NodeResult, register_node
+from app.chat.sessions import apply_group_counts, touch_session
+from app.flows.registry import FlowNode, NodeContext, NodeResult, batch_totals, register_node
 
 
 @register_node
@@ -54,5 +54,6 @@ class SessionUpdateNode(FlowNode):
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         cache = ctx.batch.setdefault("sessions", {})
-        chat = await touch_session(ctx.session, ctx.message, ctx.now, cache)
+        counts = batch_totals(ctx.batch, "group_counts", dict, apply_group_counts)
+        chat = await touch_session(ctx.session, ctx.message, ctx.now, cache, counts)
         return NodeResult(output={"session_id": chat.id, "message_count": chat.message_count})

@@ -17,8 +17,14 @@ def session_key(message: Message) -> str:
 
 
 async def touch_session(
-    session: AsyncSession, message: Message, now: datetime, cache: dict[str, ChatSession]
+    session: AsyncSession,
+    message: Message,
+    now: datetime,
+    cache: dict[str, ChatSession],
+    group_counts: dict[int, tuple[int, datetime]] | None = None,
 ) -> ChatSession:
+    """Count the message on its chat session, and on its group: at once, or into `group_counts`
+    when given (the caller applies those with `apply_group_counts`, one UPDATE per group)."""
     key = session_key(message)
     chat = cache.get(key)
     if chat is None:
@@ -46,9 +52,19 @@ async def touch_session(
     chat.sender_role = message.sender_role or chat.sender_role
     message.session_id = chat.id
     if message.group_id is not None:
+        counts = {} if group_counts is None else group_counts
+        count, last = counts.get(message.group_id, (0, message.received_at))
+        counts[message.group_id] = (count + 1, max(last, message.received_at))
+        if group_counts is None:
+            await apply_group_counts(session, counts)
+    return chat
+
+
+async def apply_group_counts(session: AsyncSession, counts: dict[int, tuple[int, datetime]]) -> None:
+    for group_id, (count, last) in sorted(counts.items()):
         await session.execute(
             update(Group)
-            .where(Group.id == message.group_id)
-            .values(message_count=Group.message_count + 1, last_message_at=message.received_at)
+            .where(Group.id == group_id)
+            .values(message_count=Group.message_count + count, last_message_at=last)
         )
-    return chat
+    counts.clear()

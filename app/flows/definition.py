@@ -77,3 +77,14 @@ def compile_flow(definition: dict[str, Any], version: int) -> CompiledFlow:
                 raise ValueError(f"节点 {node_id!r} 指向不存在的节点 {target!r}")
     nodes = {node_id: build_node(node.type, node.config) for node_id, node in spec.nodes.items()}
     return CompiledFlow(spec.name, version, spec.start, dict(spec.nodes), nodes)
+
+
+def default_flow_order() -> list[str]:
+    """Node ids of the default flow along its default branches, start to end."""
+    flow = FlowSpec(**{**DEFAULT_FLOW, "nodes": {k: NodeSpec(**v) for k, v in DEFAULT_FLOW["nodes"].items()}})
+    order, node = [], flow.start
+    while node is not None and node not in order:
+        order.append(node)
+        nxt = flow.nodes[node].next
+        node = nxt if nxt is None or isinstance(nxt, str) else nxt.get("default")
+    return order

@@ -1,8 +1,11 @@
 """Runs stored messages through the active flow and records a trace per node.
 
-A batch of messages shares one transaction; each message runs inside a SAVEPOINT, so a failing
-node rolls back only that message's changes. The failure is recorded (run + steps + error),
-the attempt counted, and the message retried later or, after the last attempt, marked failed.
+A batch of messages shares one transaction. The fast path runs every message without a
+savepoint and flushes once per message; if any node fails, the whole transaction is rolled back
+and the batch runs again in safe mode, where each message has its own SAVEPOINT, so a failing
+node rolls back only that message's changes. The failure is recorded (run + steps + error), the
+attempt counted, and the message retried later or, after the last attempt, marked failed.
+Traces (one run and one row per node) are inserted in bulk at the end of the batch.
 """
 
 from __future__ import annotations
@@ -12,23 +15,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, text
+from sqlalchemy import ColumnElement, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.chat.models import Message
-from app.db import Database
+from app.db import Database, id_in
 from app.flows.definition import DEFAULT_FLOW, CompiledFlow, compile_flow
 from app.flows.models import FlowDefinition, FlowRun, FlowStep
-from app.flows.registry import NodeContext, PendingEvent
+from app.flows.registry import TOTALS_KEY, NodeContext, PendingEvent
 
 log = logging.getLogger(__name__)
 
 MAX_NODES_PER_RUN = 100
 MAX_BATCH = 500
 SQLITE_CHUNK = 20
-GROUP_LOCKS = text(
-    "SELECT pg_advisory_xact_lock(7301, g) "
-    "FROM (SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) ORDER BY g) AS s"
+# Never waits: a group another job holds is left to that job (it processes the group's pending
+# messages in order) and this job's ids of that group are deferred.
+TRY_GROUP_LOCKS = text(
+    "SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) WHERE pg_try_advisory_xact_lock(7301, g)"
 )
 FLOW_CACHE_SECONDS = 5.0
 
@@ -38,7 +43,26 @@ class BatchOutcome:
     processed: list[int] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)  # their group was busy in another job
     events: list[PendingEvent] = field(default_factory=list)
+
+    def merge(self, other: BatchOutcome) -> None:
+        self.processed += other.processed
+        self.retry += other.retry
+        self.failed += other.failed
+        self.deferred += other.deferred
+        self.events += other.events
+
+
+class RetrySafely(Exception):
+    """A node failed on the fast path: roll the batch back and run it with savepoints; the failed
+    message is recorded as failed then, from this attempt, without running it a second time."""
+
+    def __init__(self, message_id: int, error: str, steps: list[dict[str, Any]]) -> None:
+        super().__init__(error)
+        self.message_id = message_id
+        self.error = error
+        self.steps = steps
 
 
 def summarise(message: Message) -> str:
@@ -47,10 +71,17 @@ def summarise(message: Message) -> str:
     return f"{where} · {message.sender_name}: {text}"[:300]
 
 
+@dataclass
+class Trace:
+    run: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
 class FlowExecutor:
     def __init__(self, db: Database, max_attempts: int) -> None:
         self.db = db
-        self.chunk_size = SQLITE_CHUNK if db.engine.dialect.name == "sqlite" else MAX_BATCH
+        self.postgres = db.engine.dialect.name == "postgresql"
+        self.chunk_size = MAX_BATCH if self.postgres else SQLITE_CHUNK
         self.max_attempts = max_attempts
         self._flow: CompiledFlow | None = None
         self._flow_loaded = 0.0
@@ -75,32 +106,63 @@ class FlowExecutor:
 
         Messages of one group are processed in arrival order, since each reads the ones before it
         (context, waiting questions). Holding a per-group lock, a job processes all of the group's
-        pending messages in id order, so a later job for that group finds them done. On SQLite the
-        embedded runner processes one batch at a time, which gives the same order."""
+        pending messages in id order, so a later job for that group finds them done; ids of a
+        group locked by another job come back as `deferred`. On SQLite the embedded runner
+        processes one batch at a time, which gives the same order."""
         flow = await self.active_flow()
         outcome = BatchOutcome()
         done = 0
         while done < MAX_BATCH:
-            handled = await self._process_chunk(flow, message_ids, outcome)
+            try:
+                chunk = await self._process_chunk(flow, message_ids, outcome.retry, None)
+            except RetrySafely as failure:
+                known = {failure.message_id: failure}
+                chunk = await self._process_chunk(flow, message_ids, outcome.retry, known)
+            outcome.merge(chunk)
+            handled = len(chunk.processed) + len(chunk.retry) + len(chunk.failed)
             done += handled
             # SQLite has one writer: short transactions let webhooks store messages in between.
-            if handled < self.chunk_size:
+            if handled < self.chunk_size or chunk.deferred:
                 break
+        outcome.deferred = sorted(set(outcome.deferred) - set(outcome.processed))
         return outcome
 
-    async def _process_chunk(self, flow: CompiledFlow, message_ids: list[int], outcome: BatchOutcome) -> int:
+    async def _lock_groups(
+        self, session: AsyncSession, message_ids: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """(groups this job may process, groups busy in another job)."""
+        found = await session.execute(
+            select(Message.group_id).where(id_in(Message.id, message_ids, self.postgres)).distinct()
+        )
+        groups = sorted(g for g in found.scalars() if g is not None)
+        if not groups or not self.postgres:
+            return groups, []
+        locked = set((await session.execute(TRY_GROUP_LOCKS, {"groups": groups})).scalars())
+        return sorted(locked), [g for g in groups if g not in locked]
+
+    async def _process_chunk(
+        self,
+        flow: CompiledFlow,
+        message_ids: list[int],
+        retrying: list[int],
+        known_failures: dict[int, RetrySafely] | None,
+    ) -> BatchOutcome:
+        """Fast path when `known_failures` is None, else safe mode."""
+        chunk = BatchOutcome()
         async with self.db.transaction() as session:
-            found = await session.execute(
-                select(Message.group_id).where(Message.id.in_(message_ids)).distinct()
-            )
-            groups = sorted(g for g in found.scalars() if g is not None)
-            if groups and session.bind is not None and session.bind.dialect.name == "postgresql":
-                await session.execute(GROUP_LOCKS, {"groups": groups})
-            wanted: ColumnElement[bool] = Message.id.in_(message_ids)
+            groups, busy = await self._lock_groups(session, message_ids)
+            mine: ColumnElement[bool] = id_in(Message.id, message_ids, self.postgres)
+            if busy:
+                deferred = await session.execute(
+                    select(Message.id).where(mine, Message.group_id.in_(busy), Message.status == "received")
+                )
+                chunk.deferred = list(deferred.scalars())
+                mine = mine & (Message.group_id.is_(None) | Message.group_id.not_in(busy))
+            wanted = mine
             if groups:
                 wanted = wanted | (Message.group_id.in_(groups) & (Message.attempts == 0))
-            if outcome.retry:  # failed in this job: their retry is scheduled with back-off
-                wanted = wanted & Message.id.not_in(outcome.retry)
+            if retrying:  # failed in this job: their retry is scheduled with back-off
+                wanted = wanted & Message.id.not_in(retrying)
             query = (
                 select(Message)
                 .where(wanted, Message.status == "received")
@@ -110,62 +172,137 @@ class FlowExecutor:
             )
             messages = (await session.execute(query)).scalars().all()
             batch: dict[str, Any] = {}
+            traces: list[Trace] = []
             for message in messages:
-                await self._process_one(session, flow, message, batch, outcome)
-        return len(messages)
+                if known_failures is not None:
+                    failure = known_failures.get(message.id)
+                    traces.append(await self._process_safely(session, flow, message, batch, chunk, failure))
+                else:
+                    traces.append(await self._process_fast(session, flow, message, batch, chunk))
+            for value, finalize in batch.get(TOTALS_KEY, {}).values():
+                await finalize(session, value)
+            await self._store_traces(session, traces)
+        return chunk
 
-    async def _process_one(
-        self, session: Any, flow: CompiledFlow, message: Message, batch: dict[str, Any], outcome: BatchOutcome
-    ) -> None:
+    async def _process_fast(
+        self,
+        session: AsyncSession,
+        flow: CompiledFlow,
+        message: Message,
+        batch: dict[str, Any],
+        chunk: BatchOutcome,
+    ) -> Trace:
         now = clock.now()
         ctx = NodeContext(session=session, message=message, now=now, batch=batch)
-        steps: list[FlowStep] = []
-        error: str | None = None
+        trace = Trace({})
+        started = time.perf_counter()
+        try:
+            with session.no_autoflush:
+                await self._run_nodes(flow, ctx, trace.steps, summarise(message))
+        except Exception as exc:
+            log.info("flow node failed for message %s, batch runs again in safe mode: %s", message.id, exc)
+            raise RetrySafely(message.id, f"{type(exc).__name__}: {exc}", trace.steps) from exc
+        message.attempts += 1
+        self._finish(flow, message, trace, now, started, None, chunk)
+        chunk.events.extend(ctx.events)
+        try:
+            await session.flush()  # later messages of the batch read this one (context, waiting questions)
+        except Exception as exc:
+            log.info("storing message %s failed, batch runs again in safe mode: %s", message.id, exc)
+            raise RetrySafely(message.id, f"{type(exc).__name__}: {exc}", trace.steps) from exc
+        return trace
+
+    async def _process_safely(
+        self,
+        session: AsyncSession,
+        flow: CompiledFlow,
+        message: Message,
+        batch: dict[str, Any],
+        chunk: BatchOutcome,
+        failure: RetrySafely | None,
+    ) -> Trace:
+        now = clock.now()
+        ctx = NodeContext(session=session, message=message, now=now, batch=batch)
+        trace = Trace({})
         started = time.perf_counter()
         message.attempts += 1
-        summary = summarise(message)
+        if failure is not None:  # failed on the fast path a moment ago: recorded, not run again
+            log.warning("flow node failed for message %s: %s", message.id, failure.error)
+            trace.steps = failure.steps
+            self._finish(flow, message, trace, now, started, failure.error, chunk)
+            await session.flush()
+            return trace
+        error: str | None = None
         savepoint = await session.begin_nested()
         try:
-            await self._run_nodes(flow, ctx, steps, summary)
+            with session.no_autoflush:  # as on the fast path: nodes flush when they need ids
+                await self._run_nodes(flow, ctx, trace.steps, summarise(message))
+            await savepoint.commit()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("flow node failed for message %s: %s", message.id, error)
-            await savepoint.rollback()
+            if savepoint.is_active:
+                await savepoint.rollback()
+            totals = batch.get(TOTALS_KEY)
             batch.clear()  # caches may hold objects of the rolled-back savepoint
+            if totals is not None:
+                batch[TOTALS_KEY] = totals
             await session.refresh(message)
         else:
-            await savepoint.commit()
-        run = FlowRun(
-            message_id=message.id,
-            flow_name=flow.name,
-            flow_version=flow.version,
-            attempt=message.attempts,
-            status="error" if error else "ok",
-            started_at=now,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            error=error,
-        )
-        session.add(run)
+            chunk.events.extend(ctx.events)
+        self._finish(flow, message, trace, now, started, error, chunk)
         await session.flush()
-        for step in steps:
-            step.run_id = run.id
-        session.add_all(steps)
+        return trace
+
+    def _finish(
+        self,
+        flow: CompiledFlow,
+        message: Message,
+        trace: Trace,
+        now: Any,
+        started: float,
+        error: str | None,
+        chunk: BatchOutcome,
+    ) -> None:
+        trace.run = {
+            "message_id": message.id,
+            "flow_name": flow.name,
+            "flow_version": flow.version,
+            "attempt": message.attempts,
+            "status": "error" if error else "ok",
+            "started_at": now,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "error": error,
+        }
         if error is None:
             message.status = "processed"
             message.processed_at = clock.now()
             message.last_error = None
-            outcome.processed.append(message.id)
-            outcome.events.extend(ctx.events)
+            chunk.processed.append(message.id)
+            return
+        message.last_error = error
+        if message.attempts >= self.max_attempts:
+            message.status = "failed"
+            chunk.failed.append(message.id)
         else:
-            message.last_error = error
-            if message.attempts >= self.max_attempts:
-                message.status = "failed"
-                outcome.failed.append(message.id)
-            else:
-                outcome.retry.append(message.id)
+            chunk.retry.append(message.id)
+
+    async def _store_traces(self, session: AsyncSession, traces: list[Trace]) -> None:
+        if not traces:
+            return
+        result = await session.execute(
+            insert(FlowRun).returning(FlowRun.id, sort_by_parameter_order=True), [t.run for t in traces]
+        )
+        steps = [
+            {**step, "run_id": run_id}
+            for trace, run_id in zip(traces, result.scalars().all(), strict=True)
+            for step in trace.steps
+        ]
+        if steps:
+            await session.execute(insert(FlowStep), steps)
 
     async def _run_nodes(
-        self, flow: CompiledFlow, ctx: NodeContext, steps: list[FlowStep], summary: str
+        self, flow: CompiledFlow, ctx: NodeContext, steps: list[dict[str, Any]], summary: str
     ) -> None:
         node_id: str | None = flow.start
         position = 0
@@ -176,33 +313,35 @@ class FlowExecutor:
             node = flow.nodes[node_id]
             spec = flow.specs[node_id]
             t0 = time.perf_counter()
+            step: dict[str, Any] = {
+                "position": position,
+                "node": node_id,
+                "node_type": spec.type,
+                "input_summary": summary,
+                "branch": None,
+                "error": None,
+            }
             try:
                 result = await node.run(ctx)
             except Exception as exc:
                 steps.append(
-                    FlowStep(
-                        position=position,
-                        node=node_id,
-                        node_type=spec.type,
-                        status="error",
-                        duration_ms=_ms(t0),
-                        input_summary=summary,
-                        output={},
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
+                    {
+                        **step,
+                        "status": "error",
+                        "duration_ms": _ms(t0),
+                        "output": {},
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
                 )
                 raise
             steps.append(
-                FlowStep(
-                    position=position,
-                    node=node_id,
-                    node_type=spec.type,
-                    status="ok",
-                    branch=result.branch,
-                    duration_ms=_ms(t0),
-                    input_summary=summary,
-                    output=result.output,
-                )
+                {
+                    **step,
+                    "status": "ok",
+                    "branch": result.branch,
+                    "duration_ms": _ms(t0),
+                    "output": result.output,
+                }
             )
             node_id = flow.next_node(node_id, result.branch)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -40,6 +40,23 @@ class NodeContext:
 class NodeResult:
     branch: str = "default"
     output: dict[str, Any] = field(default_factory=dict)
+
+
+TOTALS_KEY = "_totals"
+
+
+def batch_totals(
+    batch: dict[str, Any],
+    key: str,
+    factory: Callable[[], Any],
+    finalize: Callable[[AsyncSession, Any], Awaitable[None]],
+) -> Any:
+    """A per-batch accumulator (counters and the like) that `finalize(session, value)` writes once,
+    just before the batch commits; it survives the reset of the other caches after a failure."""
+    totals = batch.setdefault(TOTALS_KEY, {})
+    if key not in totals:
+        totals[key] = (factory(), finalize)
+    return totals[key][0]
 
 
 class NoConfig(msgspec.Struct, frozen=True):

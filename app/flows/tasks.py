@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 SWEEP_CHUNK = 500
 STALE_AFTER = timedelta(seconds=30)
 RETRY_WINDOW = timedelta(minutes=6)
+DEFER_BUSY_SECONDS = 0.2
 EMBEDDED_ORDER = asyncio.Lock()  # embedded: one processing batch at a time, in enqueue order
 
 
@@ -48,6 +49,8 @@ async def process_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[
         log.exception("processing batch failed", extra={"ids": message_ids[:5], "attempt": attempt})
         raise Retry(defer=retry_delay(attempt)) from exc
     await publish_events(rt.bus, outcome.events)
+    if outcome.deferred:  # another job holds their group; it may process them first
+        await enqueue("process_messages", message_ids=outcome.deferred, defer_by=DEFER_BUSY_SECONDS)
     if outcome.retry:
         async with rt.db.session() as session:
             attempts = max(
@@ -60,6 +63,7 @@ async def process_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[
         "processed": len(outcome.processed),
         "retry": len(outcome.retry),
         "failed": len(outcome.failed),
+        "deferred": len(outcome.deferred),
     }
 
 

@@ -98,9 +98,10 @@ class PendingMessage:
 class IngestWriter:
     """Collects concurrent webhook messages and stores them in batches."""
 
-    def __init__(self, db: Database, on_stored: Any) -> None:
+    def __init__(self, db: Database, on_stored: Any, announce: Any = None) -> None:
         self.db = db
         self.on_stored = on_stored  # async callable(list[int]) → enqueue processing
+        self.announce = announce  # async callable(list[dict]) → live event for the stored rows
         self.queue: asyncio.Queue[PendingMessage] = asyncio.Queue()
         self.recent = RecentMessages()
         self.task: asyncio.Task[None] | None = None
@@ -130,21 +131,28 @@ class IngestWriter:
             while len(batch) < MAX_BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             try:
-                new_ids = await self._write(batch)
+                stored = await self._write(batch)
             except Exception as exc:
                 log.exception("storing a webhook batch failed", extra={"batch": len(batch)})
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)
                 continue
-            if new_ids:
+            if stored:
+                new_ids = [row["id"] for row in stored]
                 try:
                     await self.on_stored(new_ids)
                 except Exception:
                     # Stored but not enqueued: the periodic sweep picks these up.
                     log.exception("enqueueing stored messages failed", extra={"ids": new_ids[:5]})
+                if self.announce is not None:
+                    try:
+                        await self.announce(stored)
+                    except Exception:
+                        log.exception("announcing stored messages failed", extra={"ids": new_ids[:5]})
 
-    async def _write(self, batch: list[PendingMessage]) -> list[int]:
+    async def _write(self, batch: list[PendingMessage]) -> list[dict[str, Any]]:
+        """Store the batch; returns the new rows' column values, each with its `id`."""
         now = clock.now()
         self.recent.prune(now)
         prepared = [(item, self._key(item)) for item in batch]
@@ -155,7 +163,9 @@ class IngestWriter:
             self.recent = RecentMessages()
             raise
 
-    async def _write_prepared(self, prepared: list[tuple[PendingMessage, str]], now: datetime) -> list[int]:
+    async def _write_prepared(
+        self, prepared: list[tuple[PendingMessage, str]], now: datetime
+    ) -> list[dict[str, Any]]:
         async with self.db.transaction() as session:
             groups = {
                 item.payload.groupName: (item.payload.groupRemark, item.payload.roomType)
@@ -177,15 +187,14 @@ class IngestWriter:
                 self.recent.add(key, entry)  # a repeat later in this batch finds it
                 fresh.append((item, key, entry))
 
-            new_ids: list[int] = []
+            rows: list[dict[str, Any]] = []
             if fresh:
                 rows = [self._row(item, key, entry, now, group_ids) for item, key, entry in fresh]
                 result = await session.execute(
                     insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
                 )
-                new_ids = [row[0] for row in result.all()]
-                for (_item, _key, entry), message_id in zip(fresh, new_ids, strict=True):
-                    entry.message_id = message_id
+                for (_item, _key, entry), row, (message_id,) in zip(fresh, rows, result.all(), strict=True):
+                    entry.message_id = row["id"] = message_id
             earlier = {id(entry): entry for _item, entry in repeats if entry.received_at < now}
             for entry in earlier.values():
                 await session.execute(
@@ -200,7 +209,7 @@ class IngestWriter:
             item.future.set_result(entry.message_id)
         for item, entry in repeats:
             item.future.set_result(entry.message_id)
-        return new_ids
+        return rows
 
     def _key(self, item: PendingMessage) -> str:
         p = item.payload

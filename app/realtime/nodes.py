@@ -1,4 +1,4 @@
-"""Flow node that queues the live event for a processed message (sent after commit)."""
+"""Flow node that queues the live update for a processed message (sent after commit)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ class PublishLiveEventNode(FlowNode):
 
     async def run(self, ctx: NodeContext) -> NodeResult:
         m = ctx.message
+        # The row was shown when the message was stored (message.new); this replaces it in place.
         ctx.events.append(
             PendingEvent(
                 MESSAGES,
-                "message.new",
-                lambda: render_partial("chat/_message_row.html", m=m),
+                "message.processed",
+                lambda: render_partial("chat/_message_row.html", m=m, oob=True),
                 {"id": m.id, "group": m.group_name, "sender": m.sender_name},
             )
         )
-        return NodeResult(output={"topic": MESSAGES, "event": "message.new"})
+        return NodeResult(output={"topic": MESSAGES, "event": "message.processed"})

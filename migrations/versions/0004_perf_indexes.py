@@ -7,6 +7,8 @@ Create Date: 2026-11-25 02:00:00.000000
 
 from collections.abc import Sequence
 
+from alembic import op
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +16,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # Recent context and "earlier messages of this group" read the newest rows below an id.
+    op.create_index("ix_messages_group_id", "messages", ["group_id", "id"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_messages_group_id", table_name="messages")

@@ -17,14 +17,18 @@
       url.searchParams.set("since", id);
       source.setAttribute("sse-connect", url.pathname + url.search);
     }
-    // A row already shown (e.g. replayed after reconnect) is not added twice.
-    var holder = document.createElement("tbody");
-    holder.innerHTML = evt.detail.data;
-    var first = holder.firstElementChild;
-    if (first && first.id && document.getElementById(first.id)) { evt.preventDefault(); }
   });
   document.addEventListener("htmx:sseMessage", function (evt) {
     var target = evt.target;
+    // A row already shown (e.g. replayed after a reconnect) stays once: the copy already on the
+    // page (lower down, since new rows go on top) wins over the replayed one.
+    if (target.tagName === "TBODY") {
+      var seen = {};
+      Array.prototype.slice.call(target.children).reverse().forEach(function (row) {
+        if (!row.id) { return; }
+        if (seen[row.id]) { row.remove(); } else { seen[row.id] = true; }
+      });
+    }
     var keep = parseInt(target.getAttribute("data-keep") || "0", 10);
     if (keep > 0) { while (target.children.length > keep) { target.removeChild(target.lastElementChild); } }
     var empty = document.getElementById("stream-empty");

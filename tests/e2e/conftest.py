@@ -179,7 +179,8 @@ async def page(browser: Browser, hub: HubProcess, request: pytest.FixtureRequest
 async def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
     """Save the viewport (1440×900) to test-artifacts/; optionally also to docs/screenshots/.
     Running CSS animations (the new-row highlight) finish first, so pictures are stable."""
-    await page.evaluate("Promise.all(document.getAnimations().map(a => a.finished))")
+    # A row replaced mid-animation (its processed version) cancels it: finished rejects then.
+    await page.evaluate("Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)))")
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=path)

@@ -84,12 +84,16 @@ async def test_dashboard_catches_up_after_losing_the_connection(
     group = f"视频号号主{unique}群"
     robot = register_robot(hub, "monitor", f"resume-{unique}", [group])
     streams: list[Request] = []
-    page.on("request", lambda request: streams.append(request) if "/events?" in request.url else None)
+    page.on(
+        "request",
+        lambda request: streams.append(request) if "/events?topics=messages" in request.url else None,
+    )
     await open_live_dashboard(page)
     before = await post_message(robot["message_url"], worktool_message("连接正常时发的", "老张-建材", group))
     await expect(page.locator(f"#msg-{before}")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
 
-    seen = await page.locator("[sse-connect]").get_attribute("sse-connect")  # live.js keeps since= current
+    # live.js keeps since= current
+    seen = await page.locator('[sse-connect*="topics=messages"]').get_attribute("sse-connect")
     last_seen = parse_qs(urlsplit(seen or "").query)["since"][0]
     link.cut()
     await page.wait_for_function("window.__live.error > 0")

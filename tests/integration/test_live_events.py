@@ -53,9 +53,9 @@ def stream(hub: HubProcess, **headers: str) -> httpx.Client:
     )
 
 
-def wait_for_message(lines: Iterator[str], message_id: str) -> dict[str, str]:
+def wait_for_message(lines: Iterator[str], message_id: str, kind: str = "message.new") -> dict[str, str]:
     for event in events(lines):
-        if event.get("event") == "message.new" and f'data-message-id="{message_id}"' in event["data"]:
+        if event.get("event") == kind and f'data-message-id="{message_id}"' in event["data"]:
             return event
     raise AssertionError("stream ended")
 
@@ -69,9 +69,11 @@ def test_processed_message_is_pushed_and_missed_ones_are_replayed(hub: HubProces
         lines = response.iter_lines()
         assert next(lines).startswith(":")  # connected
         first_id = post(robot, group, "第一条")
-        first = wait_for_message(lines, first_id)
-        assert group in first["data"] and "第一条" in first["data"]
-        resume_from = first["id"]
+        first = wait_for_message(lines, first_id)  # shown as soon as it is stored
+        assert group in first["data"] and "第一条" in first["data"] and "role-" not in first["data"]
+        processed = wait_for_message(lines, first_id, "message.processed")  # labels fill in
+        assert 'hx-swap-oob="true"' in processed["data"] and "role-user" in processed["data"]
+        resume_from = processed["id"]
 
     missed = [post(robot, group, f"断线期间{i}") for i in range(2)]
     after = post(robot, group, "重连之后")
@@ -79,15 +81,15 @@ def test_processed_message_is_pushed_and_missed_ones_are_replayed(hub: HubProces
         stream(hub, **{"Last-Event-ID": resume_from}) as client,
         client.stream("GET", "/events", params={"topics": "messages"}) as response,
     ):
-        seen: list[str] = []
+        seen: set[str] = set()
         for event in events(response.iter_lines()):
             for message_id in [*missed, after]:
-                if f'data-message-id="{message_id}"' in event["data"]:
-                    seen.append(message_id)
+                if event.get("event") == "message.new" and f'data-message-id="{message_id}"' in event["data"]:
+                    seen.add(message_id)
             assert f'data-message-id="{first_id}"' not in event["data"]
-            if after in seen and all(m in seen for m in missed):
+            if seen == {*missed, after}:
                 break
-    assert sorted(seen) == sorted([*missed, after])
+    assert seen == {*missed, after}
 
 
 def test_events_need_login_and_known_topics(hub: HubProcess) -> None:

@@ -183,7 +183,7 @@ def test_session_detail_info_analytics_and_timeline(hub: HubProcess, world: Worl
         assert tile(html, name) == (f"{value}%" if value is not None else "—"), name
     assert tile(html, "interventions") == str(stats["interventions"])
     assert "协同率 = 30 分钟内得到" in html  # the formula is on the page
-    assert 'sse-connect="/events?topics=messages' in html and "sse:message.new" in html
+    assert 'sse-connect="/events?topics=messages' in html and "sse:message.processed" in html
     for m in (world.messages[i] for i in world.user_ids):
         assert ("未识别" in html) if not m["type"] else (f'data-type="{m["type"]}"' in html)
     older = client.get(f"/sessions/{world.session_id}", params={"before": world.reply_id}).text
@@ -336,5 +336,5 @@ def test_group_pages(hub: HubProcess, world: World) -> None:
     assert detail.count('class="bar"') == 24 + 14
     hour_counts = [int(n) for n in re.findall(r'class="bar" title="[^"]*? · (\d+) 条"', detail)]
     assert sum(hour_counts[:24]) >= 4 and sum(hour_counts[24:]) >= 4
-    assert 'hx-trigger="sse:message.new"' in detail and "/groups/" in detail
+    assert 'hx-trigger="sse:message.processed"' in detail and "/groups/" in detail
     assert client.get("/groups/999999").status_code == 404

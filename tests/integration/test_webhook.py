@@ -8,6 +8,7 @@ import secrets
 import httpx
 import pytest
 
+from app.flows.definition import default_flow_order
 from tests.conftest import HubProcess, register_robot, wait_for
 
 pytestmark = pytest.mark.integration
@@ -64,16 +65,7 @@ def test_message_is_stored_answered_exactly_and_processed(hub: HubProcess, uniqu
     assert data["session_id"] is not None
     with hub.api() as api:
         trace = api.get(f"/api/messages/{message_id}/trace").json()["data"]["runs"]
-    assert [s["node"] for s in trace[0]["steps"]] == [
-        "receive",
-        "identify_sender",
-        "classify",
-        "sentiment",
-        "after_sales_response",
-        "intervention",
-        "session_update",
-        "publish",
-    ]
+    assert [s["node"] for s in trace[0]["steps"]] == default_flow_order()
     assert all(s["duration_ms"] >= 0 and s["error"] is None for s in trace[0]["steps"])
 
 
