@@ -11,7 +11,8 @@ WIDTH, HEIGHT, PAD_L, PAD_B, PAD_T = 640, 180, 32, 24, 12
 
 def trend_svg(trend: list[dict[str, Any]], title: str) -> str:
     n = max(len(trend), 1)
-    top = max([max(d["created"], d["cancelled"]) for d in trend] + [1])
+    highest = max([max(d["created"], d["cancelled"]) for d in trend] + [1])
+    top = max(4, -(-highest // 4) * 4)  # whole-number grid lines
     plot_w, plot_h = WIDTH - PAD_L - 8, HEIGHT - PAD_B - PAD_T
     slot = plot_w / n
     bar = max(2.0, slot * 0.35)

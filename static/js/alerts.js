@@ -67,6 +67,7 @@
     var since = popup.getAttribute("data-since");
     var source = new EventSource("/events?topics=alerts" + (since ? "&since=" + since : ""));
     source.addEventListener("alert.popup", onPopup);
+    source.addEventListener("open", function () { document.body.setAttribute("data-alerts-live", "1"); });
     popup.querySelector("[data-p0-close]").addEventListener("click", next);
     popup.querySelector("[data-p0-ack]").addEventListener("click", function () {
       var id = popup.getAttribute("data-alert-id");
