@@ -23,7 +23,7 @@ from app.robots.service import (
     rotate_token,
     update_robot,
 )
-from app.robots.tasks import refresh_one
+from app.robots.tasks import publish_health, refresh_one
 from app.web.envelope import ok
 from app.web.params import client_ip
 
@@ -57,6 +57,8 @@ class RobotsApi(Controller):
             else:
                 inputs = await latest_inputs(session, robot)
             body = health_dict(robot, inputs)
+        if refresh:
+            await publish_health(get_db(), robot.id)
         return ok(body, "获取成功")
 
     @get("/{key:str}/health/history", summary="机器人健康历史（最近的在前）")

@@ -19,7 +19,7 @@ from app.robots.health import today_stats
 from app.robots.models import ROBOT_ROLES, SHIFTS
 from app.robots.schemas import RobotCreate, RobotUpdate
 from app.robots.service import callback_urls, create_robot, find_robot, rotate_token, update_robot
-from app.robots.tasks import refresh_one
+from app.robots.tasks import publish_health, refresh_one
 from app.web.pages import page
 from app.web.params import client_ip
 
@@ -139,6 +139,7 @@ class RobotPages(Controller):
             robot = await find_robot(session, key)
             await refresh_one(session, robot)
             today = (await today_stats(session, clock.now())).get(robot.id, {})
+        await publish_health(get_db(), robot.id)
         return page(request, "robots/_health.html", "robots", r=robot, today=today)
 
     @post("/{key:str}/rotate-token", guards=[requires("admin")])

@@ -85,3 +85,18 @@ async def refresh_one(
         return await check_robot(session, robot, robot.online, now, polled=False)
     online = (await poll_online(get_client(), [robot.robot_id]))[robot.robot_id]
     return await check_robot(session, robot, online, now)
+
+
+async def publish_health(db: Database, robot_pk: int) -> None:
+    """Push one robot's health card to open robots pages (after a check outside the job)."""
+    try:
+        bus = get_bus()
+    except RuntimeError:
+        return
+    async with db.session() as session:
+        robot = await session.get(Robot, robot_pk)
+        if robot is None:
+            return
+        today = (await today_stats(session, clock.now())).get(robot.id)
+        html = render_health(robot, today)
+    await bus.publish(ROBOTS, HEALTH_EVENT.format(id=robot_pk), html)
