@@ -76,6 +76,7 @@ class Settings:
     webhook_rate_burst: int
     max_processing_attempts: int
     public_base_url: str | None
+    worker_nice: int = 5
     secret_key_generated: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -158,6 +159,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         webhook_rate_burst=_int(env, "HUB_WEBHOOK_RATE_BURST", 1000, 1),
         max_processing_attempts=_int(env, "HUB_MAX_PROCESSING_ATTEMPTS", 3, 1, 20),
         public_base_url=public_base,
+        worker_nice=_int(env, "HUB_WORKER_NICE", 5, 0, 19),
         secret_key_generated=generated,
     )
 

@@ -210,7 +210,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
             ),
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, exclude=["^/events"]),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=2048, exclude=["^/events", "^/webhooks/"]
+        ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
             formatters={"standard": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

@@ -5,6 +5,7 @@ Run with `arq jobs.worker.WorkerSettings` (Procfile `worker:`). Jobs call app se
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from arq import cron, func
@@ -28,6 +29,8 @@ if _settings.redis_url is None:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    # Webhooks must answer fast; processing can wait a moment: the worker yields the CPU to web.
+    os.nice(_settings.worker_nice)
     db = get_db()
     bus = EventBus(make_backend(_settings))
     await bus.start()

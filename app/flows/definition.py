@@ -82,7 +82,8 @@ def compile_flow(definition: dict[str, Any], version: int) -> CompiledFlow:
 def default_flow_order() -> list[str]:
     """Node ids of the default flow along its default branches, start to end."""
     flow = FlowSpec(**{**DEFAULT_FLOW, "nodes": {k: NodeSpec(**v) for k, v in DEFAULT_FLOW["nodes"].items()}})
-    order, node = [], flow.start
+    order: list[str] = []
+    node: str | None = flow.start
     while node is not None and node not in order:
         order.append(node)
         nxt = flow.nodes[node].next

@@ -6,8 +6,8 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
+import msgspec
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
 from litestar.exceptions import ClientException
 from sqlalchemy import insert
 
@@ -21,6 +21,7 @@ from app.robots.models import CommandResult
 log = logging.getLogger(__name__)
 
 ACCEPTED = {"code": 0, "message": "success", "data": {"type": 5000, "info": {"text": ""}}}
+ACCEPTED_BODY = msgspec.json.encode(ACCEPTED)  # the hot path answers with these bytes as they are
 RESULT_ACCEPTED = {"code": 0, "message": "success", "data": None}
 
 
@@ -61,8 +62,9 @@ class WebhookController(Controller):
 
     @post("/message", summary="WorkTool 消息回调", status_code=200, request_max_body_size=MAX_BODY_BYTES)
     async def message(
-        self, request: Request[Any, Any, Any], state: State, robot_id: str, token: str | None = None
-    ) -> Response[dict[str, Any]]:
+        self, request: Request[Any, Any, Any], robot_id: str, token: str | None = None
+    ) -> Response[Any]:
+        state = request.app.state  # read directly: injecting `State` copies it on every request
         try:
             robot = await state.robots.authenticate(robot_id, token)
             if not state.rate_limiter.allow(robot.pk):
@@ -76,12 +78,15 @@ class WebhookController(Controller):
         except Exception:
             log.exception("webhook message not stored", extra={"robot_id": robot_id})
             return Response({"code": -1, "message": "消息存储失败，请重试", "data": None}, status_code=503)
-        return Response(ACCEPTED, headers={"X-Hub-Message-Id": str(message_id)})
+        return Response(
+            ACCEPTED_BODY, media_type="application/json", headers={"X-Hub-Message-Id": str(message_id)}
+        )
 
     @post("/result", summary="WorkTool 指令结果回调", status_code=200, request_max_body_size=MAX_BODY_BYTES)
     async def result(
-        self, request: Request[Any, Any, Any], state: State, robot_id: str, token: str | None = None
+        self, request: Request[Any, Any, Any], robot_id: str, token: str | None = None
     ) -> Response[dict[str, Any]]:
+        state = request.app.state
         try:
             robot = await state.robots.authenticate(robot_id, token)
             if not state.rate_limiter.allow(robot.pk):
