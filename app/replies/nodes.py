@@ -11,6 +11,8 @@ import random
 from typing import Any
 
 import msgspec
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.commands.service import enqueue_command
 from app.errors import NotFound
@@ -38,6 +40,27 @@ def is_urgent(data: dict[str, Any]) -> bool:
     if level is None and alert is not None:
         level = alert.get("level") if isinstance(alert, dict) else getattr(alert, "level", None)
     return level in URGENT_LEVELS
+
+
+P0_LEVEL = 4  # alert_levels: 4 = critical, 紧急告警 (P0)
+
+
+async def has_p0_alert(session: AsyncSession, message_id: int) -> bool:
+    """The alert node raised (or raised again) a P0 alert for this message."""
+    try:
+        from app.alerts.models import ACTIVE, Alert
+    except ImportError:  # the alerts capability is not installed
+        return False
+    found = await session.scalar(
+        select(Alert.id)
+        .where(
+            or_(Alert.message_id == message_id, Alert.last_message_id == message_id),
+            Alert.level >= P0_LEVEL,
+            Alert.status.in_(ACTIVE),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 class DecideReplyConfig(msgspec.Struct, frozen=True):
@@ -124,7 +147,7 @@ class DecideReply(FlowNode):
             sender_role=m.sender_role,
             text=m.text or "",
             settings=delays,
-            urgent=is_urgent(ctx.data),
+            urgent=is_urgent(ctx.data) or await has_p0_alert(ctx.session, m.id),
             after_sales=decision.after_sales,
             rng=ctx.batch.setdefault("reply_rng", random.Random()),
         )
