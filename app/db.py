@@ -7,7 +7,18 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ColumnElement, DateTime, Integer, MetaData, any_, bindparam, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    any_,
+    bindparam,
+    event,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -34,6 +45,13 @@ def id_in(column: Any, ids: list[int], postgres: bool) -> ColumnElement[bool]:
     if postgres:
         return column == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger()), unique=True))  # type: ignore[no-any-return]
     return column.in_(ids)  # type: ignore[no-any-return]
+
+
+def key_in(column: Any, keys: list[str], postgres: bool) -> ColumnElement[bool]:
+    """`column IN keys` for strings; one array parameter on PostgreSQL (see `id_in`)."""
+    if postgres:
+        return column == any_(bindparam("keys", list(keys), type_=ARRAY(String()), unique=True))  # type: ignore[no-any-return]
+    return column.in_(keys)  # type: ignore[no-any-return]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.chat.groups import ensure_groups
 from app.chat.models import MEDIA_KINDS, PRIVATE_ROOM_TYPES, Message
-from app.db import Database
+from app.db import Database, key_in
 from app.errors import Unauthorized
 from app.ingest.dedup import WINDOW, RecentMessage, RecentMessages, dedup_key
+from app.ingest.pg_insert import insert_messages
 from app.ingest.schemas import WorkToolMessage
 from app.robots.models import Robot
 
@@ -166,6 +167,7 @@ class IngestWriter:
     async def _write_prepared(
         self, prepared: list[tuple[PendingMessage, str]], now: datetime
     ) -> list[dict[str, Any]]:
+        postgres = self.db.engine.dialect.name == "postgresql"
         async with self.db.transaction() as session:
             groups = {
                 item.payload.groupName: (item.payload.groupRemark, item.payload.roomType)
@@ -190,10 +192,14 @@ class IngestWriter:
             rows: list[dict[str, Any]] = []
             if fresh:
                 rows = [self._row(item, key, entry, now, group_ids) for item, key, entry in fresh]
-                result = await session.execute(
-                    insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
-                )
-                for (_item, _key, entry), row, (message_id,) in zip(fresh, rows, result.all(), strict=True):
+                if postgres:
+                    ids = await insert_messages(session, rows)
+                else:
+                    result = await session.execute(
+                        insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+                    )
+                    ids = list(result.scalars())
+                for (_item, _key, entry), row, message_id in zip(fresh, rows, ids, strict=True):
                     entry.message_id = row["id"] = message_id
             earlier = {id(entry): entry for _item, entry in repeats if entry.received_at < now}
             for entry in earlier.values():
@@ -221,12 +227,13 @@ class IngestWriter:
         unknown = [k for k in keys if k not in self.recent.by_key]
         if not unknown:
             return
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
+        postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+        if postgres:
             # Serialise concurrent writers (other web processes) on the same keys.
             await session.execute(ADVISORY_LOCKS, {"keys": sorted({int(k[:15], 16) for k in unknown})})
         found = await session.execute(
             select(Message.id, Message.dedup_key, Message.received_at, Message.reported_by).where(
-                Message.dedup_key.in_(unknown), Message.received_at >= now - WINDOW
+                key_in(Message.dedup_key, unknown, postgres), Message.received_at >= now - WINDOW
             )
         )
         for row in found:
