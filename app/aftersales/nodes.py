@@ -205,7 +205,10 @@ class TrackAfterSales(FlowNode):
     async def _operator(self, ctx: NodeContext, out: dict[str, Any]) -> None:
         m = ctx.message
         users = await _user_mentions(ctx)
-        if m.message_type == "operator_assign_user" and users:
+        assigning = m.message_type == "operator_assign_user" or (
+            m.message_type == "operator_tone_hard" and has_task_words(m.text or "")
+        )
+        if assigning and users:
             settings = await _settings(ctx)
             for user in users:
                 existing = await open_task_for(ctx.session, m.group_id, user, OPEN_STATUSES)

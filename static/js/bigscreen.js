@@ -94,7 +94,7 @@
     if (loading) { again = true; return; }
     loading = true;
     fetch("/after-sales/screen/data?" + q, { cache: "no-store" }).then(function (r) {
-      if (r.status === 401) { revoked(); throw new Error("revoked"); }
+      if (r.status === 401 || r.redirected) { revoked(); throw new Error("revoked"); }
       return r.json();
     }).then(function (body) {
       render(body.data);
