@@ -63,6 +63,19 @@ def hub(stub: WorkToolStub, redis_url: str) -> Iterator[HubProcess]:
         drop_database(database)
 
 
+@pytest.fixture(scope="module")
+def embedded(stub: WorkToolStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """The embedded set-up (SQLite, in-process jobs) against the same stub."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('replies') / 'hub.db'}"
+    migrate(url)
+    process = HubProcess(
+        hub_env(url, None, WORKTOOL_API_BASE=stub.base_url, HUB_TIME_SCALE="0.01", TZ=midday_tz())
+    )
+    process.start_web()
+    yield process
+    process.stop()
+
+
 def logs(hub: HubProcess) -> str:
     return "\n".join(log.read_text(errors="replace")[-2500:] for log in hub.logs if log.exists())
 
@@ -152,9 +165,11 @@ def refresh_health(hub: HubProcess, robot_id: str) -> dict[str, Any]:
 # ── the happy path ──────────────────────────────────────────────────────────
 
 
+@pytest.mark.parametrize("setup", ["hub", "embedded"])
 def test_user_greeting_is_answered_through_the_day_robot_and_settled(
-    hub: HubProcess, stub: WorkToolStub, unique: str
+    setup: str, request: pytest.FixtureRequest, stub: WorkToolStub, unique: str
 ) -> None:
+    hub: HubProcess = request.getfixturevalue(setup)
     group = Group(hub, stub, unique)
     message_id = group.say("张三", "你好")
     decision = reply_step(group.processed(message_id))
