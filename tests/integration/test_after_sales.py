@@ -290,3 +290,45 @@ def test_screen_token_is_required_and_revocable(hub: HubProcess) -> None:
     assert (
         httpx.get(f"{hub.base_url}/after-sales/screen/data", params={"token": token}).status_code in refused
     )
+
+
+def test_console_pages_render(hub: HubProcess, world: dict[str, Any]) -> None:
+    task = task_of(hub, "张三", status="completed")
+    with hub.api() as api:
+        board = api.get("/after-sales/")
+        assert board.status_code == 200, board.text
+        assert all(label in board.text for label in ("待处理", "处理中", "已完成", "售后小王"))
+        assert 'sse-connect="/events?topics=after_sales' in board.text
+        filtered = api.get(
+            "/after-sales/",
+            params={"task_type": "绑定手机"},
+            headers={"HX-Request": "true", "HX-Target": "board"},
+        )
+        assert filtered.status_code == 200 and "王五" in filtered.text and "张三" not in filtered.text
+        detail = api.get(f"/after-sales/tasks/{task['id']}")
+        assert detail.status_code == 200 and "状态历史" in detail.text and "user_responded" in detail.text
+        staff = api.get("/after-sales/staff")
+        assert staff.status_code == 200 and "售后小李" in staff.text
+        settings = api.get("/after-sales/settings")
+        assert settings.status_code == 200 and "大屏链接" in settings.text
+        report = api.get("/reports/daily-after-sales")
+        assert report.status_code == 200 and report.text.count("<svg") == 4 and "下载 Excel" in report.text
+
+
+def test_embedded_sqlite_response_monitor(embedded_hub: HubProcess) -> None:
+    group = "嵌入售后群"
+    monitor = register_robot(embedded_hub, "monitor", "emb-as-monitor", [group])
+    register_robot(embedded_hub, "day_reply", "emb-as-day", [group])
+    register_robot(embedded_hub, "night_reply", "emb-as-night", [group])
+    with embedded_hub.api() as api:
+        api.post(
+            "/api/people", json={"display_name": "售后阿强", "role": "after_sales", "skills": ["实名认证"]}
+        )
+    world = {"group": group, "robots": {"monitor": monitor}}
+    post(world, "售后阿强", "@周八 麻烦做一下实名认证")
+    task_of(embedded_hub, "周八", status="waiting_user_response")
+    message = post(world, "周八", "好的马上")
+    task = task_of(embedded_hub, "周八", user_response_status="responded")
+    assert task["assigned_staff"] == "售后阿强"
+    comfort = wait_for(lambda: commands(embedded_hub, "comfort", message))
+    assert comfort[0]["at_list"] == ["周八"]
