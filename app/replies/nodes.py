@@ -14,6 +14,7 @@ import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock
 from app.commands.service import enqueue_command
 from app.errors import NotFound
 from app.flows.registry import FlowNode, NodeContext, NodeResult, register_node
@@ -21,7 +22,9 @@ from app.replies.delays import plan_delay
 from app.replies.selection import RobotChoice, select_robot
 from app.replies.service import (
     cancel_answered_replies,
+    cancel_replies,
     decide,
+    greeted_recently,
     staff_answered_after,
     task_type_of,
     waiting_reply,
@@ -31,6 +34,7 @@ from app.replies.templates import match_faq, render_template
 from app.robots.models import Robot
 
 URGENT_LEVELS = ("P0", "p0", 0)
+GREETING_COOLDOWN_SECONDS = 600  # no second greeting to the same user within 10 minutes (scaled)
 
 
 def is_urgent(data: dict[str, Any]) -> bool:
@@ -101,15 +105,11 @@ class DecideReply(FlowNode):
             return NodeResult(branch="no_reply", output={"reply": False, "reason": decision.reason})
         if await staff_answered_after(ctx.session, m):
             return NodeResult(branch="no_reply", output={"reply": False, "reason": "工作人员已处理，不回复"})
-        waiting = await waiting_reply(ctx.session, m)
-        if waiting is not None:
+        if decision.template == "greeting" and await greeted_recently(
+            ctx.session, m, ctx.now - clock.scaled(GREETING_COOLDOWN_SECONDS)
+        ):
             return NodeResult(
-                branch="no_reply",
-                output={
-                    "reply": False,
-                    "reason": f"已有待发送的回复（指令 #{waiting}）",
-                    "command_id": waiting,
-                },
+                branch="no_reply", output={"reply": False, "reason": "最近已回复过该用户，不重复问候"}
             )
         choice = await self._robot(ctx)
         if choice.robot is None:
@@ -151,6 +151,22 @@ class DecideReply(FlowNode):
             after_sales=decision.after_sales,
             rng=ctx.batch.setdefault("reply_rng", random.Random()),
         )
+        due_at = plan.due_at(ctx.now)
+        replaced: int | None = None
+        waiting = await waiting_reply(ctx.session, m)
+        if waiting is not None:
+            waiting_id, waiting_due = waiting
+            if waiting_due <= due_at:
+                return NodeResult(
+                    branch="no_reply",
+                    output={
+                        "reply": False,
+                        "reason": f"已有待发送的回复（指令 #{waiting_id}）",
+                        "command_id": waiting_id,
+                    },
+                )
+            # The earlier reply waits longer (e.g. a greeting queued for 09:00): this one replaces it.
+            replaced = waiting_id if await cancel_replies(ctx.session, [waiting_id]) else None
         target = m.sender_name if m.is_private else m.group_name
         command = await enqueue_command(
             ctx.session,
@@ -158,7 +174,7 @@ class DecideReply(FlowNode):
             targets=[target],
             text=text,
             at_list=[] if m.is_private or m.sender_role == "operator" else [m.sender_name],
-            due_at=plan.due_at(ctx.now),
+            due_at=due_at,
             message_id=m.id,
             kind="reply",
         )
@@ -173,6 +189,7 @@ class DecideReply(FlowNode):
                 "due_at": command.due_at.isoformat(),
                 "delay": plan.as_output(),
                 "robot": choice.as_output(),
+                "replaced_command": replaced,
             },
         )
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock
 from app.chat.models import Message
 from app.commands.models import Command
 from app.commands.service import cancel_command
-from app.commands.states import QUEUED
+from app.commands.states import CANCELLED, QUEUED
 from app.errors import HubError
 
 GREETING = re.compile(
@@ -122,20 +124,41 @@ async def staff_answered_after(session: AsyncSession, message: Message) -> bool:
     return found is not None
 
 
-async def waiting_reply(session: AsyncSession, message: Message) -> int | None:
-    """A reply to the same sender in the same chat that has not gone out yet (no second one)."""
+async def waiting_reply(session: AsyncSession, message: Message) -> tuple[int, datetime] | None:
+    """A reply to the same sender in the same chat that has not gone out yet: (id, due time)."""
+    query = (
+        select(Command.id, Command.due_at)
+        .join(Message, Message.id == Command.message_id)
+        .where(
+            Command.kind == "reply",
+            Command.status == QUEUED,
+            Command.send_token.is_(None),
+            scope_of(message),  # type: ignore[arg-type]
+            Message.sender_name == message.sender_name,
+        )
+        .order_by(Command.due_at)
+        .limit(1)
+    )
+    row = (await session.execute(query)).first()
+    return (int(row[0]), clock.as_utc(row[1])) if row else None
+
+
+async def greeted_recently(session: AsyncSession, message: Message, since: datetime) -> bool:
+    """The robot already replied to this sender in this chat since `since` (no greeting spam)."""
     query = (
         select(Command.id)
         .join(Message, Message.id == Command.message_id)
         .where(
             Command.kind == "reply",
-            Command.status == QUEUED,
+            Command.status != CANCELLED,
+            Command.created_at >= since,
             scope_of(message),  # type: ignore[arg-type]
             Message.sender_name == message.sender_name,
+            Message.id != message.id,
         )
         .limit(1)
     )
-    return await session.scalar(query)
+    return await session.scalar(query) is not None
 
 
 async def cancel_answered_replies(session: AsyncSession, message: Message, users: list[str]) -> list[int]:
@@ -157,11 +180,16 @@ async def cancel_answered_replies(session: AsyncSession, message: Message, users
             )
         ).scalars()
     )
+    return await cancel_replies(session, ids)
+
+
+async def cancel_replies(session: AsyncSession, ids: list[int]) -> list[int]:
+    """Cancel queued replies; one being sent right now is left alone (too late to stop it)."""
     cancelled = []
     for command_id in ids:
         try:
             await cancel_command(session, command_id)
             cancelled.append(command_id)
         except HubError:
-            continue  # being sent right now: too late to stop it
+            continue
     return cancelled

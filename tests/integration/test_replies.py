@@ -270,6 +270,29 @@ def test_staff_answer_cancels_the_waiting_reply(hub: HubProcess, stub: WorkToolS
     assert not [s for s in stub.sent if s.robot_id in (group.day["robot_id"], group.night["robot_id"])]
 
 
+def test_a_faster_reply_replaces_a_slower_waiting_one_and_greetings_are_not_repeated(
+    hub: HubProcess, stub: WorkToolStub, unique: str
+) -> None:
+    group = Group(hub, stub, unique)
+    put_delays(hub, day_shift_operation_delay=[3000, 3000])
+    try:
+        hello = group.say("郑十", "你好")
+        assert reply_step(group.processed(hello))["reply"] is True
+        (slow,) = commands_for(hub, hello)
+        again = group.say("郑十", "在吗")
+        repeat = reply_step(group.processed(again))
+        assert repeat["reply"] is False and "不重复问候" in repeat["reason"]
+        urgent = group.say("郑十", "我扫了码还是登录不了")
+        decision = reply_step(group.processed(urgent))
+        assert decision["reply"] is True and decision["delay"]["case"] == "after_sales", decision
+        assert decision["replaced_command"] == slow["id"]
+        (fast,) = commands_for(hub, urgent)
+        wait_command(hub, fast["id"], "succeeded")
+        assert wait_command(hub, slow["id"], "cancelled")["status"] == "cancelled"
+    finally:
+        put_delays(hub, day_shift_operation_delay=[2, 8])
+
+
 def test_worker_restart_during_a_delayed_reply_still_sends_it_once(
     hub: HubProcess, stub: WorkToolStub, unique: str
 ) -> None:
