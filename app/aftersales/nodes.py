@@ -205,9 +205,8 @@ class TrackAfterSales(FlowNode):
     async def _operator(self, ctx: NodeContext, out: dict[str, Any]) -> None:
         m = ctx.message
         users = await _user_mentions(ctx)
-        assigning = m.message_type == "operator_assign_user" or (
-            m.message_type == "operator_tone_hard" and has_task_words(m.text or "")
-        )
+        # An operator @-mentioning a user with a task is assigning work, whatever the tone.
+        assigning = m.message_type == "operator_assign_user" or has_task_words(m.text or "")
         if assigning and users:
             settings = await _settings(ctx)
             for user in users:
