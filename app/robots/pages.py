@@ -15,7 +15,7 @@ from app.chat.dashboard import robot_overview
 from app.db import get_db
 from app.errors import HubError
 from app.robots.api import public_base
-from app.robots.health import today_stats
+from app.robots.health import latest_history, today_stats
 from app.robots.models import ROBOT_ROLES, SHIFTS
 from app.robots.schemas import RobotCreate, RobotUpdate
 from app.robots.service import callback_urls, create_robot, find_robot, rotate_token, update_robot
@@ -131,6 +131,14 @@ class RobotPages(Controller):
             )
         state.robots.invalidate()
         return Redirect("/robots", status_code=303)
+
+    @get("/{key:str}/health-history")
+    async def health_history(self, request: Request[Any, Any, Any], key: str) -> Template:
+        """The robot's last health checks (a table loaded into the card on demand)."""
+        async with get_db().session() as session:
+            robot = await find_robot(session, key)
+            rows = await latest_history(session, robot, 20)
+        return page(request, "robots/_health_history.html", "robots", rows=rows)
 
     @post("/{key:str}/health", guards=[requires("agent")])
     async def check_health(self, request: Request[Any, Any, Any], key: str) -> Template:

@@ -37,6 +37,10 @@ async def test_health_card_updates_live_after_a_check(
     # The card's own button checks again and swaps the block in place.
     await card.get_by_role("button", name="立即检查").click()
     await expect(card.locator(".health-score")).to_have_text("90")
+    await card.locator("summary", has_text="健康历史").click()
+    history = card.locator(".health-history tbody tr")
+    await expect(history.first).to_contain_text("90")
+    assert await history.count() >= 2
     await screenshot(page, f"robots-health-{hub_name}")
 
 
