@@ -65,6 +65,7 @@ eval: install
 	@$(PY) -c "import snownlp" 2>/dev/null || $(PY) -m pip install --quiet 'snownlp==0.12.3'
 	$(PY) -m app.understanding.evaluate
 	$(PY) -m app.aftersales.scenarios
+	$(PY) -m app.alerts.scenarios
 
 clean:
 	rm -rf $(VENV) var/hub.db* .pytest_cache .mypy_cache .ruff_cache

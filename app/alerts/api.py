@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import Parameter
+from sqlalchemy import select
 
 from app import clock
 from app.alerts import config, service
@@ -15,6 +16,7 @@ from app.alerts.queries import AlertFilter, deliveries_of, search_alerts, stats
 from app.alerts.views import alert_dict, delivery_dict
 from app.auth.guards import requires
 from app.auth.service import audit
+from app.chat.models import Group
 from app.db import get_db
 from app.errors import InvalidInput
 from app.web.envelope import ok
@@ -41,6 +43,7 @@ class CreateBody(msgspec.Struct, frozen=True):
     type: str
     reason: str
     group_id: int | None = None
+    group: str | None = None  # the group's name, instead of group_id
     user: str | None = None
     level: int | None = None
     message_id: int | None = None
@@ -119,10 +122,15 @@ class AlertsApi(Controller):
     )
     async def create(self, data: CreateBody, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         async with get_db().transaction() as session:
+            group_id = data.group_id
+            if data.group:
+                group_id = await session.scalar(select(Group.id).where(Group.name == data.group.strip()))
+                if group_id is None:
+                    raise InvalidInput(f"群「{data.group}」不存在")
             alert = await service.raise_alert(
                 session,
                 alert_type=data.type,
-                group_id=data.group_id,
+                group_id=group_id,
                 user_name=data.user,
                 reason=data.reason.strip() or "人工告警",
                 level=data.level,
@@ -215,7 +223,7 @@ class AlertsApi(Controller):
         return ok(result, f"已取消 {len(result['cancelled'])} 条告警")
 
     @get("/levels", summary="告警级别（alert_levels）")
-    async def levels(self) -> Response[list[dict[str, Any]]]:
+    async def levels(self) -> Response[dict[str, Any]]:
         async with get_db().session() as session:
             rows = await service.levels(session)
         return ok([level_dict(r) for r in rows.values()])

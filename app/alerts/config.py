@@ -54,7 +54,7 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     unanswered_night_seconds: float = 1800.0
     # negative messages of one user within this window count as "keeps worsening".
     worsening_window_seconds: float = 1800.0
-    sharp_drop_score: float = -0.75  # a score this low after a non-negative message: sharply worse
+    sharp_drop_score: float = -0.75  # a score this low right after a positive message: sharply worse
     positive_cancel_score: float = 0.3  # §4.3 (2) sentiment turned positive
     positive_streak: int = 3  # §4.3 (3) consecutive non-negative messages
     fatigue_after: int = 3  # §4.2 anti-fatigue: from alert number fatigue_after + 1 of a user in a day

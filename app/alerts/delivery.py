@@ -244,6 +244,7 @@ async def deliver(db: Database, delivery_id: int) -> str:
         url, body = http_request(delivery.channel, settings, alert, delivery.target, text)
         still_active = alert.status in ACTIVE
     now = clock.now()
+    error: str | None
     if not still_active and delivery.attempts > 0:
         ok, error, code = False, "告警已结束，不再重试", None
         final = SKIPPED

@@ -61,8 +61,10 @@ class JudgeAlert(FlowNode):
     async def _staff(self, ctx: NodeContext) -> NodeResult:
         """§4.3 (1): a staff member stepped in for these users."""
         m = ctx.message
-        users: set[str] = set(ctx.data.get("staff_intervened_for") or [])
-        users |= set(MENTION.findall(m.text or ""))
+        # Whom the staff member addressed: the @-mentioned users, else those the message answers.
+        users: set[str] = set(MENTION.findall(m.text or "")) or set(
+            ctx.data.get("staff_intervened_for") or []
+        )
         everyone = not users and (m.message_type in STAFF_REPLY_TYPES or m.is_staff_intervention)
         if not users and not everyone:
             return NodeResult(output={"cancelled": []})
@@ -132,8 +134,8 @@ class JudgeAlert(FlowNode):
                 ):
                     output["worsened"].append(alert.id)
         output["raised"] = [{"id": a.id, "type": a.alert_type, "level": a.level} for a in raised]
-        if m.message_type in rules.QUESTION_TYPES:
-            self._watch_unanswered(ctx, settings)
+        if m.message_type in rules.QUESTION_TYPES and not raised and not active:
+            self._watch_unanswered(ctx, settings)  # a user already on alert is being looked after
         branch = "raised" if raised or output["worsened"] else "default"
         return NodeResult(branch=branch, output=output)
 

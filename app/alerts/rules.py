@@ -99,7 +99,7 @@ def judge_user_message(
     if mood.label == "negative":
         previous = recent[-1] if recent else None
         negatives = [m for m in recent if m.label == "negative"]
-        if previous is not None and previous.label != "negative" and mood.score <= settings.sharp_drop_score:
+        if previous is not None and previous.label == "positive" and mood.score <= settings.sharp_drop_score:
             add("negative_emotion", "情绪急剧恶化", MAX_LEVEL)
         elif negatives:
             add("negative_emotion", f"情绪持续恶化（{len(negatives) + 1} 条负面消息）")

@@ -25,6 +25,8 @@ from app.jobs import enqueue
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+EARLY_TOLERANCE = timedelta(milliseconds=50)
+RESCHEDULE_WITHIN = timedelta(milliseconds=500)  # a check that woke before its moment waits again
 
 
 async def levels(session: AsyncSession) -> dict[int, AlertLevel]:
@@ -221,7 +223,8 @@ async def check_escalation(session: AsyncSession, alert_id: int, now: datetime |
     if alert is None or alert.status not in ACTIVE:
         return alert
     settings = await config.load(session)
-    steps = rules.due_steps(alert, settings, now, clock.scaled)
+    # A timer may wake a hair early: a step due within the tolerance is due now.
+    steps = rules.due_steps(alert, settings, now + EARLY_TOLERANCE, clock.scaled)
     changed = False
     for step in steps:
         if step.kind == "time":
@@ -232,7 +235,8 @@ async def check_escalation(session: AsyncSession, alert_id: int, now: datetime |
     alert.updated_at = now if steps else alert.updated_at
     previous = alert.next_check_at
     alert.next_check_at = rules.next_check(alert, settings, clock.scaled)
-    if alert.next_check_at != previous or steps:
+    early = previous is not None and now < previous < now + RESCHEDULE_WITHIN and not steps
+    if alert.next_check_at != previous or steps or early:
         _schedule_check(session, alert)
     if changed:
         publish(session, alert)
@@ -386,6 +390,36 @@ async def after_sales_task_completed(
     return await cancel_user_alerts(
         session, group_id=group_id, user_names=[user_name], types=rules.TASK_CANCELS, reason=label, now=now
     )
+
+
+async def cancel_for_completed_tasks(session: AsyncSession, now: datetime | None = None) -> list[Alert]:
+    """§4.3 (5) without waiting for a call: active task-related alerts of a user whose after-sales
+    task in that group was completed after the alert was raised."""
+    from app.aftersales.models import AfterSalesTask
+
+    now = now or clock.now()
+    query = (
+        select(Alert, AfterSalesTask.id)
+        .join(
+            AfterSalesTask,
+            (AfterSalesTask.group_id == Alert.group_id) & (AfterSalesTask.target_user == Alert.user_name),
+        )
+        .where(
+            Alert.status.in_(ACTIVE),
+            Alert.alert_type.in_(rules.TASK_CANCELS),
+            AfterSalesTask.status == "completed",
+            AfterSalesTask.completed_at >= Alert.created_at,
+        )
+        .order_by(Alert.id)
+        .limit(200)
+        .with_for_update(of=Alert)
+    )
+    cancelled: dict[int, Alert] = {}
+    for alert, task_id in (await session.execute(query)).all():
+        if alert.id not in cancelled and alert.status in ACTIVE:
+            cancel_now(session, alert, f"相关售后任务 #{task_id} 已完成", SYSTEM, now)
+            cancelled[alert.id] = alert
+    return list(cancelled.values())
 
 
 async def worsen(session: AsyncSession, alert: Alert, reason: str, now: datetime) -> bool:

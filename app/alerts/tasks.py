@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY_SECONDS = 5
 SWEEP_GRACE_SECONDS = 1.0  # real seconds left to the job scheduled for the moment
+UNPROCESSED_WAITS = 30  # real seconds an unanswered check waits for the group's backlog
 
 
 def _db(ctx: dict[str, Any]) -> Database:
@@ -60,17 +61,31 @@ async def answered(session: Any, message: Message) -> bool:
     return reply is not None
 
 
+async def later_unprocessed(session: Any, message: Message) -> bool:
+    """A later message of the group not processed yet: its sender is not known yet."""
+    scope = (
+        (Message.session_id == message.session_id)
+        if message.is_private
+        else (Message.group_id == message.group_id)
+    )
+    query = select(Message.id).where(scope, Message.id > message.id, Message.status == "received").limit(1)
+    return await session.scalar(query) is not None
+
+
 @job
-async def check_unanswered(ctx: dict[str, Any], message_id: int) -> str:
+async def check_unanswered(ctx: dict[str, Any], message_id: int, waited: int = 0) -> str:
     async with _db(ctx).transaction() as session:
         message = await session.get(Message, message_id)
         if message is None or message.sender_role not in (None, "user"):
             return "skip"
         if await answered(session, message):
             return "answered"
+        if waited < UNPROCESSED_WAITS and await later_unprocessed(session, message):
+            await enqueue("check_unanswered", message_id=message_id, waited=waited + 1, defer_by=1.0)
+            return "wait"
         settings = await config.load(session)
-        waited = (clock.now() - message.received_at).total_seconds() / max(clock.scaled_seconds(1.0), 1e-9)
-        minutes = max(1, round(waited / 60))
+        elapsed = (clock.now() - message.received_at).total_seconds() / max(clock.scaled_seconds(1.0), 1e-9)
+        minutes = max(1, round(elapsed / 60))
         preview = (message.text or "")[:40]
         await service.raise_alert(
             session,
@@ -103,7 +118,9 @@ async def sweep_alerts(ctx: dict[str, Any]) -> dict[str, int]:
             await service.check_escalation(session, alert_id)
     for delivery_id in retries:
         await enqueue("deliver_alert_notification", delivery_id=delivery_id)
-    counts = {"checks": len(checks), "retries": len(retries)}
+    async with db.transaction() as session:
+        tasks_done = await service.cancel_for_completed_tasks(session, now)
+    counts = {"checks": len(checks), "retries": len(retries), "task_cancels": len(tasks_done)}
     if any(counts.values()):
         log.info("alert sweep caught up", extra=counts)
     return counts

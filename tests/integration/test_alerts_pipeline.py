@@ -58,9 +58,25 @@ def hub() -> Iterator[HubProcess]:
     process = HubProcess(hub_env(url, redis_url, HUB_TIME_SCALE=str(TIME_SCALE)))
     process.start_web()
     process.start_worker()
+    warm_up(process)
     yield process
     process.stop()
     drop_database(url)
+
+
+def warm_up(hub: HubProcess) -> None:
+    """One ordinary message through the pipeline, so timings below do not include model loading."""
+    robot = register_robot(hub)
+    say(robot, "预热群", "预热", "大家好")
+    with hub.api() as api:
+        wait_for(
+            lambda: [
+                m
+                for m in api.get("/api/messages", params={"group": "预热群"}).json()["data"]["items"]
+                if m["processing_status"] == "processed"
+            ],
+            timeout=30,
+        )
 
 
 def say(robot: dict[str, str], group: str, sender: str, text: str) -> None:
