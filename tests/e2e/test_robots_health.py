@@ -51,6 +51,7 @@ async def test_delay_settings_are_saved_and_validated(page: Page, hub: HubProces
     await form.get_by_label("紧急消息（P0 告警相关，全天） 最大").fill("3")
     await form.get_by_role("button", name="保存延迟").click()
     await expect(page.locator(".alert-ok")).to_contain_text("回复延迟设置已保存")
+    await screenshot(page, "reply-settings")
     with hub.api() as api:
         assert api.get("/api/settings/delays").json()["data"]["urgent_message_delay"] == [0, 3]
     form = page.locator("#delay-form")
@@ -77,6 +78,7 @@ async def test_template_is_edited_and_previewed_in_place(page: Page, hub: HubPro
     await expect(row.locator(".tpl-preview")).to_have_text("示例：张三，售后小王马上来处理您的扫码登录")
     await row.get_by_role("button", name="保存").click()
     await expect(page.locator(f"#tpl-{key} [role=status]")).to_have_text("已保存")
+    await screenshot(page, "reply-templates")
     await page.locator(f"#tpl-{key} textarea[name=text]").fill("{nickname}你好")
     await page.locator(f"#tpl-{key}").get_by_role("button", name="保存").click()
     await expect(page.locator(f"#tpl-{key} [role=alert]")).to_contain_text("未知的变量")
