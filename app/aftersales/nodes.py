@@ -26,6 +26,7 @@ from app.aftersales.service import (
     record_response,
     set_status,
     staff_at_again,
+    task_completed,
 )
 from app.aftersales.staff import touch_staff
 from app.aftersales.textrules import has_task_words, mentions, says_done, task_type_of
@@ -195,6 +196,7 @@ class TrackAfterSales(FlowNode):
         for task in chosen:
             task.staff_follow_up_time = task.staff_follow_up_time or ctx.now
             set_status(task, "completed", ctx.now, m.sender_name, f"工作人员确认完成：{(m.text or '')[:60]}")
+            await task_completed(ctx.session, task, ctx.now)
             publish_after_commit(
                 ctx.session,
                 TASK_EVENT,

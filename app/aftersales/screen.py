@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.channels import ChannelsPlugin
-from litestar.response import ServerSentEvent, Template
+from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +41,7 @@ from app.realtime.topics import AFTER_SALES
 TASK_ROWS = 30
 REMINDER_ROWS = 20
 LAST_USED_EVERY_SECONDS = 60.0
+RECHECK_SECONDS = 60.0  # an open stream re-checks its token this often
 
 
 def _hash(token: str) -> str:
@@ -156,7 +159,7 @@ async def snapshot(session: AsyncSession) -> dict[str, Any]:
             )
         ).scalars()
     )
-    reminders = _reminders(today, settings.max_reminders)
+    reminders = _reminders(today, settings.max_reminders, iso(start) or "")
     return {
         "generated_at": iso(now),
         "kpi": {
@@ -190,14 +193,18 @@ async def snapshot(session: AsyncSession) -> dict[str, Any]:
     }
 
 
-def _reminders(tasks: list[AfterSalesTask], max_reminders: int) -> list[dict[str, Any]]:
+def _reminders(tasks: list[AfterSalesTask], max_reminders: int, since: str) -> list[dict[str, Any]]:
     """Today's notable moments, newest first: 群1 张三说"在", 李四未响应, near time-out."""
     items: list[dict[str, Any]] = []
     for t in tasks:
         for entry in t.history or []:
             kind = entry.get("event")
             text = None
-            if kind == "user_responded":
+            if str(entry.get("at") or "") < since:
+                continue
+            if kind == "created":
+                text = f"新任务：{t.group_name} · {t.target_user}（{t.task_type}）"
+            elif kind == "user_responded":
                 text = f"{t.group_name} {t.target_user}说“{str(entry.get('note') or '')[:20]}”"
             elif kind == "user_refused":
                 text = f"{t.group_name} {t.target_user}拒绝配合"
@@ -238,9 +245,28 @@ async def screen_events(
 ) -> ServerSentEvent:
     await check_screen_token(token)
     return ServerSentEvent(
-        event_stream(channels, [AFTER_SALES], resume_point(request, since)),
+        _while_valid(event_stream(channels, [AFTER_SALES], resume_point(request, since)), token or ""),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _while_valid(
+    stream: AsyncGenerator[ServerSentEventMessage, None], token: str
+) -> AsyncGenerator[ServerSentEventMessage, None]:
+    """End the stream once the token is revoked (checked at most every minute, heartbeats included);
+    the screen's reconnect is then refused and it shows that the link is no longer valid."""
+    checked = time.monotonic()
+    try:
+        async for message in stream:
+            if time.monotonic() - checked > RECHECK_SECONDS:
+                checked = time.monotonic()
+                try:
+                    await check_screen_token(token)
+                except Unauthorized:
+                    return
+            yield message
+    finally:
+        await stream.aclose()
 
 
 SCREEN_ROUTES = [screen_page, screen_data, screen_events]

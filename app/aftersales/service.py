@@ -625,6 +625,8 @@ async def change_status(
         raise InvalidInput(f"status 取值无效：{status}（可选 {' | '.join(STATUSES)}）")
     now = clock.now()
     set_status(task, status, now, by, note)
+    if status == "completed":
+        await task_completed(session, task, now)
     if status == "in_progress" and task.staff_follow_up_time is None:
         task.staff_follow_up_time = now
     publish_after_commit(
@@ -635,6 +637,20 @@ async def change_status(
         ),
     )
     return task
+
+
+async def task_completed(session: AsyncSession, task: AfterSalesTask, now: datetime) -> None:
+    """§4.3 (5): alerts about this task's user are cancelled once the task is completed."""
+    from app.alerts import service as alerts
+
+    hook = getattr(alerts, "after_sales_task_completed", None)
+    if hook is None:
+        return
+    cancelled = await hook(
+        session, group_id=task.group_id, user_name=task.target_user, task_id=task.id, now=now
+    )
+    if cancelled:
+        add_history(task, now, "alerts_cancelled", note=f"取消告警 {len(cancelled)} 条")
 
 
 async def remind_now(session: AsyncSession, task: AfterSalesTask, by: str) -> int | None:
