@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import ROOT, HubProcess, register_robot
-from tests.e2e.conftest import post_message, worktool_message
+from tests.e2e.conftest import CuttableLink, post_message, worktool_message
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +120,51 @@ async def test_report_xlsx_download_opens_with_expected_sheets(
     assert book.sheetnames == ["汇总", "售后人员", "任务明细", "重要事件"]
     assert book["汇总"]["A1"].value == "日期"
     target.unlink()
+
+
+async def test_big_screen_reconnects_by_itself_and_catches_up(
+    browser: Browser, hub: HubProcess, link: CuttableLink, unique: str
+) -> None:
+    group, monitor, token = prepare(hub, unique)
+    user = f"断线号主{unique}"
+    context = await browser.new_context(
+        base_url=link.base_url, viewport={"width": 1920, "height": 1080}, locale="zh-CN"
+    )
+    page = await context.new_page()
+    try:
+        await page.goto(f"/after-sales/screen?token={token}")
+        await expect(page.locator("#bs-conn")).to_have_attribute("data-state", "live")
+        await page.evaluate("window.__sameDocument = true")
+        link.cut()
+        await expect(page.locator("#bs-conn")).to_have_attribute("data-state", "down")
+        await post_message(
+            monitor["message_url"], worktool_message(f"@{user} 实名认证一下", f"售后{unique}", group)
+        )
+        await post_message(monitor["message_url"], worktool_message("好的", user, group))
+        link.restore()
+        await expect(page.locator("#bs-conn")).to_have_attribute("data-state", "live", timeout=15_000)
+        row = page.locator("#bs-task-rows tr", has_text=user)
+        await expect(row).to_contain_text("已响应", timeout=8_000)
+        assert await page.evaluate("window.__sameDocument === true")
+    finally:
+        await context.close()
+
+
+async def test_kanban_shows_new_task_live_and_reassigns(page: Page, hub: HubProcess, unique: str) -> None:
+    group, monitor, _token = prepare(hub, unique)
+    user = f"看板号主{unique}"
+    await page.goto("/after-sales/")
+    await expect(page.locator(".page-title")).to_have_text("售后任务")
+    await page.wait_for_function("window.__live.open > 0")
+    await post_message(
+        monitor["message_url"], worktool_message(f"@{user} 扫一下码登录", f"售后{unique}", group)
+    )
+    card = page.locator("#col-todo article", has_text=user)
+    await expect(card).to_be_visible(timeout=8_000)
+    await expect(card).to_contain_text(f"售后{unique}")
+    await expect(card).to_contain_text("技能匹配（扫码登录）")
+    await card.get_by_role("button", name="开始处理").click()
+    await expect(page.locator("#col-doing article", has_text=user)).to_be_visible()
+    await expect(page.locator("#aftersales-flash")).to_contain_text("处理中")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"after-sales-kanban-{unique}.png"))
