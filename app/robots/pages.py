@@ -14,6 +14,7 @@ from app.auth.service import audit
 from app.chat.dashboard import robot_overview
 from app.db import get_db
 from app.errors import HubError
+from app.replies.settings import load_selection_rules
 from app.robots.api import public_base
 from app.robots.health import latest_history, today_stats
 from app.robots.models import ROBOT_ROLES, SHIFTS
@@ -42,6 +43,12 @@ class RobotPages(Controller):
         async with get_db().session() as session:
             robots = await robot_overview(session, include_inactive=True)
             today = await today_stats(session, clock.now())
+            rules = await load_selection_rules(session)
+        shifts = {
+            **SHIFTS,
+            "day": "白班 " + rules.day_shift_time_range.replace("-", "–"),
+            "night": "晚班 " + rules.night_shift_time_range.replace("-", "–"),
+        }
         for item in robots:
             robot = item["robot"]
             if robot.online is not None:  # polled through WorkTool beats the last report
@@ -53,7 +60,7 @@ class RobotPages(Controller):
             "robots",
             robots=robots,
             roles=ROBOT_ROLES,
-            shifts=SHIFTS,
+            shifts=shifts,
             error=error,
             form=form or {},
             status_code=status_code,
