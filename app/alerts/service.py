@@ -422,6 +422,53 @@ async def cancel_for_completed_tasks(session: AsyncSession, now: datetime | None
     return list(cancelled.values())
 
 
+ROBOT_FAILURE_MARK = "alerts.robot_failures_seen_until"
+
+
+async def raise_robot_failures(session: AsyncSession, now: datetime | None = None) -> list[Alert]:
+    """Commands that went to manual handling (retries exhausted) since the last look: one
+    `robot_failure` alert per robot (grouping raises it again on further failures)."""
+    from app.commands.models import Command
+    from app.robots.models import Robot
+    from app.system.service import get_setting, put_setting
+
+    now = now or clock.now()
+    seen = await get_setting(session, ROBOT_FAILURE_MARK, None)
+    if seen is None:  # first run: only failures from now on
+        await put_setting(session, ROBOT_FAILURE_MARK, now.isoformat(), SYSTEM)
+        return []
+    since = datetime.fromisoformat(seen)
+    query = (
+        select(Robot.name, func.count(Command.id), func.max(Command.id), func.max(Command.settled_at))
+        .join(Robot, Robot.id == Command.robot_id)
+        .where(
+            Command.status == "manual",
+            Command.kind != "alert",  # an alert notice that failed must not raise another notice
+            Command.settled_at > since,
+            Command.settled_at <= now,
+        )
+        .group_by(Robot.name)
+    )
+    raised: list[Alert] = []
+    latest = since
+    for robot_name, count, last_id, last_at in (await session.execute(query)).all():
+        raised.append(
+            await raise_alert(
+                session,
+                alert_type="robot_failure",
+                group_id=None,
+                user_name=f"机器人：{robot_name}",
+                reason=f"{count} 条指令重试后仍失败，转人工处理（最近 指令 #{last_id}）",
+                now=now,
+            )
+        )
+        if last_at is not None:
+            latest = max(latest, clock.as_utc(last_at))
+    if latest > since:
+        await put_setting(session, ROBOT_FAILURE_MARK, latest.isoformat(), SYSTEM)
+    return raised
+
+
 async def worsen(session: AsyncSession, alert: Alert, reason: str, now: datetime) -> bool:
     """Sentiment worsening again while the alert is open: +1 (§4.2)."""
     if alert.suppressed:

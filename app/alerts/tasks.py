@@ -120,7 +120,14 @@ async def sweep_alerts(ctx: dict[str, Any]) -> dict[str, int]:
         await enqueue("deliver_alert_notification", delivery_id=delivery_id)
     async with db.transaction() as session:
         tasks_done = await service.cancel_for_completed_tasks(session, now)
-    counts = {"checks": len(checks), "retries": len(retries), "task_cancels": len(tasks_done)}
+    async with db.transaction() as session:
+        failures = await service.raise_robot_failures(session, now)
+    counts = {
+        "checks": len(checks),
+        "retries": len(retries),
+        "task_cancels": len(tasks_done),
+        "robot_failures": len(failures),
+    }
     if any(counts.values()):
         log.info("alert sweep caught up", extra=counts)
     return counts

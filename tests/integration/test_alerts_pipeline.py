@@ -199,6 +199,20 @@ def test_complaint_raises_p0_and_delivers_on_every_channel_with_retries(
     assert rate is not None and 0 < rate < 1
 
 
+def test_commands_in_manual_handling_raise_a_robot_failure_alert(hub: HubProcess, unique: str) -> None:
+    """WorkTool is unreachable in tests: a command ends in manual handling → robot failure alert."""
+    robot = register_robot(hub, role="day_reply", groups=[f"回复群{unique}"])
+    with hub.api() as api:
+        answer = api.post(
+            "/api/commands",
+            json={"robot_id": robot["robot_id"], "targets": [f"回复群{unique}"], "text": "您好"},
+        )
+        assert answer.status_code == 201, answer.text
+    name = f"机器人：机器人{robot['robot_id']}"
+    [failure] = wait_for(lambda: alerts(hub, type="robot_failure", user=name), timeout=40)
+    assert failure["level"] == 2 and "转人工处理" in failure["reason"] and failure["group"] == ""
+
+
 def test_recurrence_raises_same_alert_and_staff_intervention_cancels(hub: HubProcess, unique: str) -> None:
     monitor = register_robot(hub)
     group = f"售后群{unique}"
