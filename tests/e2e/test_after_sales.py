@@ -109,6 +109,8 @@ async def test_report_xlsx_download_opens_with_expected_sheets(
     await page.goto("/reports/daily-after-sales")
     await expect(page.locator(".page-title")).to_contain_text("售后日报")
     await expect(page.locator("svg.chart")).to_have_count(4)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "after-sales-report.png"), full_page=True)
     async with page.expect_download() as info:
         await page.locator("#download-xlsx").click()
     download = await info.value
