@@ -419,7 +419,9 @@ def method(results: dict[str, Any]) -> list[str]:
         f"3. **Message-to-dashboard**: one SSE client on `GET /events?topics=messages` (bearer auth), "
         f"then {plan['sse_rate']:g} msg/s paced for {plan['sse_seconds']:g} s over a pool of keep-alive "
         "connections; latency = time from writing the webhook request to reading the `message.new` "
-        "event whose row carries that `data-message-id` (same clock, same process). An event still "
+        "event that carries a row with that `data-message-id` (same clock, same process). The hub "
+        "publishes `message.new` as soon as a batch is stored (the dashboard shows the row then) and "
+        "`message.processed` when the flow has labelled it. An event still "
         "missing 20 s after the last post counts as infinitely late (shown as “> 20 s”), so the "
         "percentiles cover every accepted message, not only those that arrived.",
         "4. **Loss check** (per measurement, warm-up included): answered-200 count = distinct message "

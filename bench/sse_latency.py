@@ -2,8 +2,8 @@
 
 One SSE client subscribes to GET /events?topics=messages like the live console does; then
 messages are posted at a steady, paced rate. For every accepted message the time from writing
-the webhook request to receiving the `message.new` event whose row carries that
-data-message-id is recorded.
+the webhook request to receiving the `message.new` event that carries a row with that
+data-message-id is recorded (one event may carry the rows of a whole stored batch).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class SseClient:
         """Read until cancelled. Chunk-size lines never split an event line, so lines suffice."""
         assert self.reader is not None
         pending = b""
+        event = b""
         while True:
             data = await self.reader.read(65536)
             now = time.perf_counter()
@@ -73,20 +74,23 @@ class SseClient:
             for line in lines:
                 if line.startswith(b":") and b"connected" in line:
                     self.connected.set()
-                elif line.startswith(b"data:"):
+                elif line.startswith(b"event:"):
+                    event = line[6:].strip()
+                elif line.startswith(b"data:") and event == b"message.new":
                     self.events += 1
-                    match = ROW_ID.search(line)
-                    if match:
+                    for match in ROW_ID.finditer(line):
                         message_id = int(match.group(1))
                         self.arrivals.setdefault(message_id, now)
                         self.waiting.discard(message_id)
-                        if not self.waiting:
-                            self.all_arrived.set()
+                    if not self.waiting:
+                        self.all_arrived.set()
 
     def expect(self, ids: set[int]) -> None:
         """Set all_arrived once every id in `ids` has been seen."""
         self.waiting = ids - self.arrivals.keys()
-        if not self.waiting:
+        if self.waiting:
+            self.all_arrived.clear()  # events before this call may have set it with nothing awaited
+        else:
             self.all_arrived.set()
 
     async def close(self) -> None:
@@ -198,6 +202,7 @@ async def measure(
         "errors": run.errors,
         "arrived": arrived,
         "missing": len(latencies) - arrived,
+        "missing_ids": sorted(mid for mid in run.id_of.values() if mid not in sse.arrivals),
         "settle_s": settle,
         "achieved_rate": len(run.sent_at) / sending if sending > 0 else 0.0,
         "max_lag_ms": run.max_lag * 1000,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -32,18 +33,23 @@ def parse_topics(raw: str) -> list[str]:
     return topics
 
 
-def resume_point(request: Request[Any, Any, Any], since: int | None) -> int | None:
+CONNECT_MARGIN = 1_000_000  # sequence units are nanoseconds: events of the last 1 ms count as new
+
+
+def resume_point(request: Request[Any, Any, Any], since: int | None) -> int:
+    """Replay events after this sequence number: the client's resume point, else the moment of
+    connecting, so an event published while the subscription starts is not lost either."""
     header = request.headers.get("last-event-id", "")
     from_header = int(header) if header.isdigit() else None
     points = [p for p in (since, from_header) if p]
-    return max(points) if points else None
+    return max(points) if points else time.time_ns() // 1000 * 1000 - CONNECT_MARGIN
 
 
 async def event_stream(
-    channels: ChannelsPlugin, topics: list[str], after: int | None
+    channels: ChannelsPlugin, topics: list[str], after: int
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
-    yield ServerSentEventMessage(comment="connected", retry=2000)
-    async with channels.start_subscription(topics, history=HISTORY if after else 0) as subscriber:
+    async with channels.start_subscription(topics, history=HISTORY) as subscriber:
+        yield ServerSentEventMessage(comment="connected", retry=2000)
         inbox: asyncio.Queue[bytes] = asyncio.Queue()
 
         async def pump() -> None:
@@ -60,7 +66,7 @@ async def event_stream(
                     continue
                 with contextlib.suppress(msgspec.DecodeError):
                     event = _decoder.decode(raw)
-                    if after is not None and event.seq <= after:
+                    if event.seq <= after:
                         continue
                     data = event.html or msgspec.json.encode(event.data).decode()
                     yield ServerSentEventMessage(data=data, event=event.event, id=str(event.seq))
