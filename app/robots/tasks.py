@@ -23,14 +23,18 @@ from app.web.templating import render_partial
 log = logging.getLogger(__name__)
 
 HEALTH_EVENT = "robot-health-{id}"
+POLL_CONCURRENCY = 10  # robotInfo/online calls in flight at once
 
 
 async def poll_online(client: WorkToolClient, robot_ids: list[str]) -> dict[str, bool | None]:
     """robotId → online (None when WorkTool could not be asked)."""
 
+    limit = asyncio.Semaphore(POLL_CONCURRENCY)
+
     async def one(robot_id: str) -> bool | None:
         try:
-            return await client.robot_online(robot_id)
+            async with limit:
+                return await client.robot_online(robot_id)
         except WorkToolError as exc:
             log.warning("online poll failed", extra={"robot": robot_id, "error": exc.message})
             return None
