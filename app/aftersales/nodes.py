@@ -142,7 +142,7 @@ class TrackAfterSales(FlowNode):
                 return
         if users and (m.message_type == "staff_at_user" or has_task_words(text)):
             for user in users:
-                existing = await open_task_for(ctx.session, m.group_id, user, OPEN_STATUSES)
+                existing = await open_task_for(ctx.session, m.group_id, user, (*OPEN_STATUSES, "timeout"))
                 if existing is not None:
                     await staff_at_again(ctx.session, existing, ctx.now, settings, m.sender_name)
                     out["actions"].append("staff_at")

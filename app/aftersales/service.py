@@ -410,8 +410,9 @@ async def create_task(
 async def staff_at_again(
     session: AsyncSession, task: AfterSalesTask, now: datetime, settings: AfterSalesSettings, by: str
 ) -> None:
-    """Staff @-mentioned the user of an existing task: (re)start waiting for the user's answer."""
-    if task.status in WAITING_STATUSES:
+    """Staff @-mentioned the user of an existing task: (re)start waiting for the user's answer
+    (a timed-out task is taken up again)."""
+    if task.status in (*WAITING_STATUSES, "timeout"):
         if task.staff_at_user_time is None or task.user_response_status != "pending":
             task.staff_at_user_time = now
             task.reminders_sent = 0

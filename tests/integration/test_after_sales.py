@@ -188,7 +188,12 @@ def test_refusal_lowers_cooperation_and_silence_times_out(hub: HubProcess, world
     task_of(hub, "李四", status="waiting_user_response")
     post(world, "李四", "不弄了，别烦我")
     refused = task_of(hub, "李四", user_response_status="refused")
-    assert refused["user_cooperation_level"] == "low"
+    assert refused["user_cooperation_level"] == "low" and refused["status"] == "waiting_user_response"
+    post(world, "售后小王", "@李四 只要两分钟，配合一下实名认证好吗")  # persuasion: the wait starts again
+    task_of(hub, "李四", user_response_status="pending")
+    post(world, "李四", "好吧，来了")
+    persuaded = task_of(hub, "李四", user_response_status="responded")
+    assert persuaded["id"] == refused["id"] and persuaded["status"] == "in_progress"
 
     post(world, "售后小王", "@王五 手机号绑定一下")
     task = task_of(hub, "王五", status="waiting_user_response")
