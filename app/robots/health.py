@@ -147,36 +147,47 @@ async def gather_inputs(
     )
 
 
-async def check_robot(
-    session: AsyncSession, robot: Robot, online: bool | None, now: datetime, polled: bool = True
-) -> tuple[HealthInputs, HealthResult]:
-    """Recompute one robot's health, store it on the robot and as a history row."""
+def apply_health(
+    session: AsyncSession,
+    robot: Robot,
+    inputs: HealthInputs,
+    result: HealthResult,
+    now: datetime,
+    polled: bool = True,
+) -> None:
+    """Store a check on the robot row and as a history row (no reads: keeps the write short)."""
     if polled:
-        robot.online = online
+        robot.online = inputs.online
         robot.online_checked_at = now
-    inputs = await gather_inputs(session, robot, robot.online, now)
-    result = score_health(inputs)
     robot.health_score = result.score
     robot.health_status = result.status
     robot.health_checked_at = now
     robot.health_recommendations = list(result.recommendations)
+    average = round(inputs.average_time * 1000) if inputs.average_time is not None else None
     session.add(
         RobotHealth(
             robot_id=robot.id,
             checked_at=now,
             health_score=result.score,
             health_status=result.status,
-            online=robot.online,
+            online=inputs.online,
             message_count=inputs.message_count,
             command_count=inputs.command_count,
             error_count=inputs.error_count,
             success_rate=inputs.success_rate,
-            average_response_time=round(inputs.average_time * 1000)
-            if inputs.average_time is not None
-            else None,
+            average_response_time=average,
             recommendations=list(result.recommendations),
         )
     )
+
+
+async def check_robot(
+    session: AsyncSession, robot: Robot, online: bool | None, now: datetime, polled: bool = True
+) -> tuple[HealthInputs, HealthResult]:
+    """Recompute one robot's health and store it (`polled`: `online` is a fresh poll)."""
+    inputs = await gather_inputs(session, robot, online if polled else robot.online, now)
+    result = score_health(inputs)
+    apply_health(session, robot, inputs, result, now, polled)
     await session.flush()
     return inputs, result
 

@@ -16,7 +16,16 @@ from app.db import Database, get_db
 from app.jobs import periodic
 from app.realtime.bus import get_bus
 from app.realtime.topics import ROBOTS
-from app.robots.health import HealthInputs, HealthResult, check_robot, prune_history, today_stats
+from app.robots.health import (
+    HealthInputs,
+    HealthResult,
+    apply_health,
+    check_robot,
+    gather_inputs,
+    prune_history,
+    score_health,
+    today_stats,
+)
 from app.robots.models import Robot
 from app.web.templating import render_partial
 
@@ -55,11 +64,18 @@ async def refresh_health(db: Database, client: WorkToolClient, publish: bool = T
     now = clock.now()
     counts: dict[str, int] = {}
     events: list[tuple[str, str]] = []
-    async with db.transaction() as session:
+    checks: dict[int, tuple[HealthInputs, HealthResult]] = {}
+    async with db.session() as session:  # the reads, outside the write transaction
         robots = (await session.execute(select(Robot).where(Robot.robot_id.in_(keys)))).scalars().all()
-        today = await today_stats(session, now)
         for robot in robots:
-            _inputs, result = await check_robot(session, robot, online.get(robot.robot_id), now)
+            inputs = await gather_inputs(session, robot, online.get(robot.robot_id), now)
+            checks[robot.id] = (inputs, score_health(inputs))
+        today = await today_stats(session, now)
+    async with db.transaction() as session:  # short: robot rows are also touched by the webhook
+        robots = (await session.execute(select(Robot).where(Robot.id.in_(list(checks))))).scalars().all()
+        for robot in robots:
+            inputs, result = checks[robot.id]
+            apply_health(session, robot, inputs, result, now)
             counts[result.status] = counts.get(result.status, 0) + 1
             events.append((HEALTH_EVENT.format(id=robot.id), render_health(robot, today.get(robot.id))))
         await prune_history(session, now)
