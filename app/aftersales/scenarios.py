@@ -51,6 +51,7 @@ class Step:
     expect_response: tuple[str, str] | None = None  # (user, user_response_status) after this step
     expect_status: tuple[str, str] | None = None  # (user, task status) after this step
     expect_conflict: bool = False
+    expect_no_task: str | None = None  # user who must have no task after this step
     expect_comfort: bool = False
     wait_silence: bool = False  # wait for the monitor's time-out before checking
 
@@ -181,6 +182,26 @@ def scenarios() -> list[Scenario]:
                 ],
             )
         )
+    s.append(
+        Scenario(
+            "劝说后响应",
+            [
+                Step("售后小芳", "@号主P1 麻烦做一下实名认证", expect_task="号主P1"),
+                Step("号主P1", "不弄了，别烦我", expect_response=("号主P1", "refused")),
+                Step("售后小芳", "@号主P1 只要两分钟，配合一下好吗", expect_response=("号主P1", "pending")),
+                Step("号主P1", "好吧，来了", expect_response=("号主P1", "responded"), expect_comfort=True),
+            ],
+        )
+    )
+    s.append(
+        Scenario(
+            "寒暄不建任务",
+            [
+                Step("售后小芳", "@号主G1 早上好呀", expect_no_task="号主G1"),
+                Step("号主G1", "早上好", expect_no_task="号主G1"),
+            ],
+        )
+    )
     # Assignment under different agent states (statuses overridden for the scenario).
     s.append(
         Scenario(
@@ -452,6 +473,8 @@ class Runner:
                 task = self.task(group, user)
                 got = task["status"] if task else None
                 self.check("task", got == want, f"{sc.name}: 任务状态 {got}，应为 {want}")
+            if step.expect_no_task:
+                self.check("task", self.task(group, step.expect_no_task) is None, f"{sc.name}: 不应创建任务")
             if step.expect_conflict:
                 conflicts = self.api.get("/api/after-sales/conflicts", params={"status": "open"}).json()[
                     "data"
