@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.chat.models import ROOM_TYPES
 from app.chat.registry import PeopleDirectory
-from app.chat.sessions import apply_group_counts, touch_session
-from app.flows.registry import FlowNode, NodeContext, NodeResult, batch_totals, register_node
+from app.chat.sessions import apply_group_counts, prefetch_sessions, touch_session
+from app.flows.registry import BATCH_MESSAGES, FlowNode, NodeContext, NodeResult, batch_totals, register_node
 
 
 @register_node
@@ -53,7 +53,10 @@ class SessionUpdateNode(FlowNode):
     title = "更新会话"
 
     async def run(self, ctx: NodeContext) -> NodeResult:
-        cache = ctx.batch.setdefault("sessions", {})
+        cache = ctx.batch.get("sessions")
+        if cache is None:
+            batch_messages = ctx.batch.get(BATCH_MESSAGES) or [ctx.message]
+            cache = ctx.batch["sessions"] = await prefetch_sessions(ctx.session, batch_messages)
         counts = batch_totals(ctx.batch, "group_counts", dict, apply_group_counts)
         chat = await touch_session(ctx.session, ctx.message, ctx.now, cache, counts)
         return NodeResult(output={"session_id": chat.id, "message_count": chat.message_count})

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat.models import ChatSession, Group, Message
+from app.db import key_in
 
 
 def session_key(message: Message) -> str:
@@ -16,18 +17,28 @@ def session_key(message: Message) -> str:
     return f"g:{message.group_id}:{message.sender_name}"
 
 
+async def prefetch_sessions(session: AsyncSession, messages: list[Message]) -> dict[str, ChatSession | None]:
+    """The chat sessions of these messages in one query; None marks a key known to be new."""
+    keys = sorted({session_key(m) for m in messages})
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    found = await session.execute(select(ChatSession).where(key_in(ChatSession.session_key, keys, postgres)))
+    cache: dict[str, ChatSession | None] = dict.fromkeys(keys)
+    cache.update({chat.session_key: chat for chat in found.scalars()})
+    return cache
+
+
 async def touch_session(
     session: AsyncSession,
     message: Message,
     now: datetime,
-    cache: dict[str, ChatSession],
+    cache: dict[str, ChatSession | None],
     group_counts: dict[int, tuple[int, datetime]] | None = None,
 ) -> ChatSession:
     """Count the message on its chat session, and on its group: at once, or into `group_counts`
     when given (the caller applies those with `apply_group_counts`, one UPDATE per group)."""
     key = session_key(message)
     chat = cache.get(key)
-    if chat is None:
+    if chat is None and key not in cache:
         chat = (
             await session.execute(select(ChatSession).where(ChatSession.session_key == key))
         ).scalar_one_or_none()

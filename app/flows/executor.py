@@ -23,7 +23,7 @@ from app.chat.models import Message
 from app.db import Database, id_in
 from app.flows.definition import DEFAULT_FLOW, CompiledFlow, compile_flow
 from app.flows.models import FlowDefinition, FlowRun, FlowStep
-from app.flows.registry import TOTALS_KEY, NodeContext, PendingEvent
+from app.flows.registry import BATCH_MESSAGES, TOTALS_KEY, NodeContext, PendingEvent
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class FlowExecutor:
                 .with_for_update(skip_locked=True)
             )
             messages = (await session.execute(query)).scalars().all()
-            batch: dict[str, Any] = {}
+            batch: dict[str, Any] = {BATCH_MESSAGES: messages}
             traces: list[Trace] = []
             for message in messages:
                 if known_failures is not None:
@@ -243,10 +243,9 @@ class FlowExecutor:
             log.warning("flow node failed for message %s: %s", message.id, error)
             if savepoint.is_active:
                 await savepoint.rollback()
-            totals = batch.get(TOTALS_KEY)
+            kept = {key: batch[key] for key in (TOTALS_KEY, BATCH_MESSAGES) if key in batch}
             batch.clear()  # caches may hold objects of the rolled-back savepoint
-            if totals is not None:
-                batch[TOTALS_KEY] = totals
+            batch.update(kept)
             await session.refresh(message)
         else:
             chunk.events.extend(ctx.events)

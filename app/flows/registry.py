@@ -43,6 +43,7 @@ class NodeResult:
 
 
 TOTALS_KEY = "_totals"
+BATCH_MESSAGES = "_messages"  # ctx.batch[BATCH_MESSAGES]: every message of the batch, in id order
 
 
 def batch_totals(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +27,26 @@ async def recent_context(
         query = query.where(Message.group_id == message.group_id)
     rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit))).all()
     return tuple(ContextLine(role or "user", text or "") for role, text in reversed(rows))
+
+
+def _scope(message: Message) -> tuple[object, ...]:
+    if message.is_private:
+        return ("p", message.robot_id, message.sender_name)
+    return ("g", message.group_id)
+
+
+async def batch_context(
+    session: AsyncSession, message: Message, cache: dict[tuple[object, ...], deque[ContextLine]]
+) -> tuple[ContextLine, ...]:
+    """`recent_context` for messages processed in id order within one batch: one query per chat,
+    then each message's line is appended for the next message of the same chat."""
+    scope = _scope(message)
+    lines = cache.get(scope)
+    if lines is None:
+        lines = cache[scope] = deque(await recent_context(session, message), maxlen=CONTEXT_LINES)
+    context = tuple(lines)
+    lines.append(ContextLine(message.sender_role or "user", message.text or ""))
+    return context
 
 
 def at_names(text: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from app.chat.models import Message
 from app.flows.registry import FlowNode, NodeContext, NodeResult, register_node
 from app.understanding.classifier import classify, compile_lexicons
-from app.understanding.context import message_input, recent_context
+from app.understanding.context import batch_context, message_input
 from app.understanding.intervention import judge
 from app.understanding.lexicon import load_lexicons, load_response_words
 from app.understanding.responses import detect_response
@@ -35,7 +35,7 @@ class ClassifyMessageNode(FlowNode):
     async def run(self, ctx: NodeContext) -> NodeResult:
         if "lexicons" not in ctx.batch:
             ctx.batch["lexicons"] = compile_lexicons(await load_lexicons(ctx.session))
-        context = await recent_context(ctx.session, ctx.message)
+        context = await batch_context(ctx.session, ctx.message, ctx.batch.setdefault("context", {}))
         item = message_input(ctx.message, context, bool(ctx.data.get("open_task")))
         ctx.data["input"] = item
         result = classify(item, ctx.batch["lexicons"])
