@@ -25,6 +25,7 @@ from app.replies.service import (
     cancel_replies,
     decide,
     greeted_recently,
+    other_reply_for,
     staff_answered_after,
     task_type_of,
     waiting_reply,
@@ -105,6 +106,10 @@ class DecideReply(FlowNode):
             return NodeResult(branch="no_reply", output={"reply": False, "reason": decision.reason})
         if await staff_answered_after(ctx.session, m):
             return NodeResult(branch="no_reply", output={"reply": False, "reason": "工作人员已处理，不回复"})
+        other = await other_reply_for(ctx.session, m)
+        if other is not None:
+            reason = f"该消息已有其他回复（{other}），不重复回复"
+            return NodeResult(branch="no_reply", output={"reply": False, "reason": reason})
         if decision.template == "greeting" and await greeted_recently(
             ctx.session, m, ctx.now - clock.scaled(GREETING_COOLDOWN_SECONDS)
         ):

@@ -143,6 +143,20 @@ async def waiting_reply(session: AsyncSession, message: Message) -> tuple[int, d
     return (int(row[0]), clock.as_utc(row[1])) if row else None
 
 
+async def other_reply_for(session: AsyncSession, message: Message) -> str | None:
+    """Another capability already answers this message in its chat (comfort, conciliation): its kind."""
+    chat = message.sender_name if message.is_private else message.group_name
+    rows = await session.execute(
+        select(Command.kind, Command.targets).where(
+            Command.message_id == message.id, Command.kind != "reply", Command.status != CANCELLED
+        )
+    )
+    for kind, targets in rows:
+        if chat in (targets or []):
+            return str(kind)
+    return None
+
+
 async def greeted_recently(session: AsyncSession, message: Message, since: datetime) -> bool:
     """The robot already replied to this sender in this chat since `since` (no greeting spam)."""
     query = (
