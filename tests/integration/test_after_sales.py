@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from tests.stubs.worktool_stub import WorkToolStub
 
 pytestmark = pytest.mark.integration
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 AS_REDIS_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/6"
 CONTRACT = {
     "id",
@@ -314,6 +316,29 @@ def test_console_pages_render(hub: HubProcess, world: dict[str, Any]) -> None:
         assert detail.status_code == 200 and "状态历史" in detail.text and "user_responded" in detail.text
         staff = api.get("/after-sales/staff")
         assert staff.status_code == 200 and "售后小李" in staff.text
+        staff_id = next(
+            s["id"]
+            for s in api.get("/api/after-sales/staff").json()["data"]["items"]
+            if s["name"] == "售后小李"
+        )
+        form = [
+            ("staff_id", str(staff_id)),
+            ("skills", "绑定手机"),
+            ("skills", "发作品"),
+            ("status_override", "busy"),
+            ("work_start", "08:00"),
+            ("work_end", "20:00"),
+            ("active", "on"),
+        ]
+        saved = api.post("/after-sales/staff", content=urlencode(form), headers=FORM)
+        assert saved.status_code == 200 and "已保存" in saved.text, saved.text
+        li = next(s for s in api.get("/api/after-sales/staff").json()["data"]["items"] if s["id"] == staff_id)
+        assert (
+            li["skills"] == ["绑定手机", "发作品"] and li["status"] == "busy" and li["work_start"] == "08:00"
+        )
+        api.put(f"/api/after-sales/staff/{staff_id}", json={"status_override": "", "skills": ["绑定手机"]})
+        bad = api.post("/after-sales/settings", content=urlencode({"report_time": "25:99"}), headers=FORM)
+        assert "report_time" in bad.text
         settings = api.get("/after-sales/settings")
         assert settings.status_code == 200 and "大屏链接" in settings.text
         report = api.get("/reports/daily-after-sales")
