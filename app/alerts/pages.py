@@ -9,11 +9,12 @@ from litestar import Controller, get, post
 from litestar.plugins.htmx import HTMXRequest as Request
 from litestar.response import Template
 from markupsafe import Markup
+from sqlalchemy import func, select
 
 from app.alerts import service
 from app.alerts.charts import trend_svg
 from app.alerts.config import ALERT_TYPES
-from app.alerts.models import STATUS_NAMES, Alert
+from app.alerts.models import ACTIVE, STATUS_NAMES, Alert
 from app.alerts.queries import AlertFilter, deliveries_of, search_alerts, stats
 from app.alerts.views import LEVEL_META, alert_row, delivery_dict
 from app.auth.guards import requires
@@ -97,6 +98,17 @@ class AlertPages(Controller):
         if target == "alert-stats":
             return page(request, "alerts/_stats.html", "alerts", **context)
         return page(request, "alerts/index.html", "alerts", **context)
+
+    @get("/panel")
+    async def panel(self, request: Request) -> Template:
+        """The dashboard's live panel: open and acknowledged alerts, most severe first."""
+        active = Alert.status.in_(ACTIVE)
+        async with get_db().session() as session:
+            query = select(Alert).where(active).order_by(Alert.level.desc(), Alert.id.desc()).limit(8)
+            items = list((await session.execute(query)).scalars())
+            total = int(await session.scalar(select(func.count(Alert.id)).where(active)) or 0)
+        rows = [alert_row(a) for a in items]
+        return page(request, "alerts/_panel.html", "dashboard", items=rows, total=total)
 
     @get("/{alert_id:int}")
     async def detail(self, request: Request, alert_id: int) -> Template:
