@@ -14,6 +14,8 @@
   var again = false;
   var liveReminders = [];
   var seenTasks = {};
+  var dead = false;      // the link was revoked: stop reconnecting
+  var waiting = false;   // a reconnect is already scheduled
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -108,11 +110,15 @@
     pending = setTimeout(function () { pending = null; load(); }, 150);
   }
   function revoked() {
+    dead = true;
     document.getElementById("bs-revoked").hidden = false;
+    setConn("down", "链接已失效");
     if (source) { source.close(); source = null; }
   }
 
   function connect() {
+    waiting = false;
+    if (dead) { return; }
     if (source) { source.close(); }
     var url = "/after-sales/screen/events?" + q + (lastId ? "&since=" + encodeURIComponent(lastId) : "");
     source = new EventSource(url);
@@ -121,6 +127,8 @@
       setConn("down", "重连中…");
       if (source && source.readyState === EventSource.CLOSED) {
         source = null;
+        waiting = true;
+        load();  // tells a revoked link from a network failure
         setTimeout(connect, retryMs);
         retryMs = Math.min(retryMs * 2, 30000);
       }
@@ -148,13 +156,12 @@
   tick();
   // A slow refresh as well, so KPIs derived from time (near time-out, today's counts) stay right.
   setInterval(load, 60000);
-  // A stream that went silent (no heartbeat for a minute) is reopened.
-  var lastBeat = Date.now();
+  // A watchdog: a stream the browser gave up on is reopened (the back-off timer may be lost
+  // when the machine slept).
   document.addEventListener("visibilitychange", function () { if (!document.hidden) { load(); } });
   setInterval(function () {
-    if (source && source.readyState === EventSource.OPEN) { lastBeat = Date.now(); return; }
-    if (!source && Date.now() - lastBeat > 60000) { connect(); }
-  }, 15000);
+    if (!dead && (!source || source.readyState === EventSource.CLOSED) && !waiting) { connect(); }
+  }, 30000);
   load();
   connect();
 })();

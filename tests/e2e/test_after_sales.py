@@ -170,3 +170,23 @@ async def test_kanban_shows_new_task_live_and_reassigns(page: Page, hub: HubProc
     await expect(page.locator("#aftersales-flash")).to_contain_text("处理中")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"after-sales-kanban-{unique}.png"))
+
+
+async def test_revoked_link_stops_the_screen(browser: Browser, hub: HubProcess, unique: str) -> None:
+    group, monitor, token = prepare(hub, unique)
+    context = await browser.new_context(base_url=hub.base_url, locale="zh-CN")
+    page = await context.new_page()
+    try:
+        await page.goto(f"/after-sales/screen?token={token}")
+        await expect(page.locator("#bs-conn")).to_have_attribute("data-state", "live")
+        with hub.api() as api:
+            tokens = api.get("/api/after-sales/screen-tokens").json()["data"]["items"]
+            token_id = next(t["id"] for t in tokens if t["name"] == f"大屏{unique}")
+            assert api.post(f"/api/after-sales/screen-tokens/{token_id}/revoke").status_code == 200
+        # The next event makes the screen re-read its snapshot, which the revoked token no longer gets.
+        await post_message(
+            monitor["message_url"], worktool_message(f"@号主{unique} 扫码", f"售后{unique}", group)
+        )
+        await expect(page.locator("#bs-revoked")).to_be_visible(timeout=8_000)
+    finally:
+        await context.close()
