@@ -190,3 +190,34 @@ async def test_revoked_link_stops_the_screen(browser: Browser, hub: HubProcess, 
         await expect(page.locator("#bs-revoked")).to_be_visible(timeout=8_000)
     finally:
         await context.close()
+
+
+async def test_big_screen_dom_stays_bounded_under_many_events(
+    browser: Browser, hub: HubProcess, unique: str
+) -> None:
+    group, monitor, token = prepare(hub, unique)
+    context = await browser.new_context(
+        base_url=hub.base_url, viewport={"width": 1920, "height": 1080}, locale="zh-CN"
+    )
+    page = await context.new_page()
+    try:
+        await page.goto(f"/after-sales/screen?token={token}")
+        await expect(page.locator("#bs-conn")).to_have_attribute("data-state", "live")
+
+        async def burst(tag: str) -> int:
+            for i in range(20):
+                text = f"@批量{tag}{i}{unique} 扫一下码登录"
+                await post_message(monitor["message_url"], worktool_message(text, f"售后{unique}", group))
+            last = page.locator("#bs-reminders li", has_text=f"批量{tag}19{unique}")
+            await expect(last).to_be_visible(timeout=15_000)
+            await page.wait_for_timeout(500)  # let the debounced snapshot settle
+            return int(await page.evaluate("document.getElementsByTagName('*').length"))
+
+        await burst("甲")
+        full = await burst("乙")  # 40 open tasks: the task list is at its cap from here on
+        more = await burst("丙")
+        assert await page.locator("#bs-reminders li").count() == 20
+        assert await page.locator("#bs-task-rows tr").count() == 30
+        assert more <= full + 5, (full, more)
+    finally:
+        await context.close()
