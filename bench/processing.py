@@ -83,7 +83,7 @@ async def run(
     if profiler:
         profiler.disable()
         report = io.StringIO()
-        pstats.Stats(profiler, stream=report).sort_stats("cumulative").print_stats(60)
+        pstats.Stats(profiler, stream=report).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(60)
         PROFILE_TEXT.append(report.getvalue())
     elapsed = time.perf_counter() - t0
     from sqlalchemy import func, select

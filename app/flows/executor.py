@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.chat.models import Message
 from app.db import Database, id_in
+from app.db_bulk import Columns, unnest_insert
 from app.flows.definition import DEFAULT_FLOW, CompiledFlow, compile_flow
 from app.flows.models import FlowDefinition, FlowRun, FlowStep
 from app.flows.registry import BATCH_MESSAGES, TOTALS_KEY, NodeContext, PendingEvent
@@ -36,6 +37,28 @@ TRY_GROUP_LOCKS = text(
     "SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) WHERE pg_try_advisory_xact_lock(7301, g)"
 )
 FLOW_CACHE_SECONDS = 5.0
+RUN_COLUMNS: Columns = (
+    ("message_id", "bigint"),
+    ("flow_name", "text"),
+    ("flow_version", "int"),
+    ("attempt", "int"),
+    ("status", "text"),
+    ("started_at", "timestamptz"),
+    ("duration_ms", "float8"),
+    ("error", "text"),
+)
+STEP_COLUMNS: Columns = (
+    ("run_id", "bigint"),
+    ("position", "int"),
+    ("node", "text"),
+    ("node_type", "text"),
+    ("status", "text"),
+    ("branch", "text"),
+    ("duration_ms", "float8"),
+    ("input_summary", "text"),
+    ("output", "jsonb"),
+    ("error", "text"),
+)
 
 
 @dataclass
@@ -289,15 +312,28 @@ class FlowExecutor:
     async def _store_traces(self, session: AsyncSession, traces: list[Trace]) -> None:
         if not traces:
             return
-        result = await session.execute(
-            insert(FlowRun).returning(FlowRun.id, sort_by_parameter_order=True), [t.run for t in traces]
-        )
+        runs = [t.run for t in traces]
+        if self.postgres:  # one fixed statement per table, whatever the batch size
+            by_message = {
+                m: i
+                for i, m in await unnest_insert(session, "flow_runs", RUN_COLUMNS, runs, "id, message_id")
+            }
+            run_ids = [by_message[run["message_id"]] for run in runs]
+        else:
+            result = await session.execute(
+                insert(FlowRun).returning(FlowRun.id, sort_by_parameter_order=True), runs
+            )
+            run_ids = list(result.scalars())
         steps = [
             {**step, "run_id": run_id}
-            for trace, run_id in zip(traces, result.scalars().all(), strict=True)
+            for trace, run_id in zip(traces, run_ids, strict=True)
             for step in trace.steps
         ]
-        if steps:
+        if not steps:
+            return
+        if self.postgres:
+            await unnest_insert(session, "flow_steps", STEP_COLUMNS, steps)
+        else:
             await session.execute(insert(FlowStep), steps)
 
     async def _run_nodes(

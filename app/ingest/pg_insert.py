@@ -1,18 +1,14 @@
-"""PostgreSQL bulk insert of stored messages: one array parameter per column (`unnest`).
-
-A multi-row VALUES insert has a different text for every batch size, with twenty parameters a
-row, and the driver re-parses it on every batch; this statement's text never changes.
-"""
+"""PostgreSQL bulk insert of stored messages (see app.db_bulk)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-COLUMNS: tuple[tuple[str, str], ...] = (
+from app.db_bulk import Columns, unnest_insert
+
+COLUMNS: Columns = (
     ("robot_id", "bigint"),
     ("reported_by", "jsonb"),
     ("group_id", "bigint"),
@@ -33,20 +29,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("is_staff_intervention", "boolean"),
     ("intervention_needed", "boolean"),
 )
-_ARRAY_TYPE = {"jsonb": "text"}  # JSON travels as text and is cast per row
-# Built once from the constant column list above; every value is a bound parameter.
-INSERT_MESSAGES = text(
-    "INSERT INTO messages ({cols}) SELECT {values} FROM unnest({arrays}) WITH ORDINALITY AS t({cols}, n) "  # noqa: S608
-    "ORDER BY n RETURNING id, dedup_key".format(
-        cols=", ".join(name for name, _ in COLUMNS),
-        values=", ".join(f"{name}::jsonb" if kind == "jsonb" else name for name, kind in COLUMNS),
-        arrays=", ".join(f"CAST(:{name} AS {_ARRAY_TYPE.get(kind, kind)}[])" for name, kind in COLUMNS),
-    )
-)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 async def insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
@@ -54,8 +36,8 @@ async def insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> 
 
     Rows of one batch have distinct dedup keys (repeats were merged before), which maps the
     returned ids back to the rows whatever order the server returns them in."""
-    params = {
-        name: [_json(row[name]) if kind == "jsonb" else row[name] for row in rows] for name, kind in COLUMNS
+    ids = {
+        key: message_id
+        for message_id, key in await unnest_insert(session, "messages", COLUMNS, rows, "id, dedup_key")
     }
-    ids = {key: message_id for message_id, key in await session.execute(INSERT_MESSAGES, params)}
     return [ids[row["dedup_key"]] for row in rows]
