@@ -130,6 +130,7 @@ class AfterSalesPages(Controller):
             cooperation_names=COOPERATION_LEVELS,
             staff_status_names=STAFF_STATUSES,
             can_act=bool(request.user and request.user.at_least("agent")),
+            max_reminders=settings.max_reminders,
             error=error,
         )
 
