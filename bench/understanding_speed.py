@@ -23,6 +23,7 @@ from app.understanding.intervention import judge
 from app.understanding.lexicon import DEFAULT_LEXICONS, DEFAULT_RESPONSE_WORDS
 from app.understanding.responses import detect_response
 from app.understanding.sentiment_gateway import analyse_sentiment
+from app.understanding.textfeatures import forget_features
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -50,6 +51,8 @@ def main() -> int:
             response, _ = detect_response(item.text, item.open_task, DEFAULT_RESPONSE_WORDS, item.context)
             judge(item.sender_role, result, sentiment, response, item.context, item.open_task, item.text)
             timings.append(time.perf_counter() - t)
+            # Only the sharing within one message counts: no text is ever seen twice here.
+            forget_features()
     total = time.perf_counter() - started
     ms = [t * 1000 for t in timings]
     print(f"models loaded in {load_seconds:.2f} s")

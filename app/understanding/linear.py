@@ -26,10 +26,11 @@ class LinearModel:
         self._columns: dict[tuple[str, ...] | None, tuple[np.ndarray, list[str]]] = {}
 
     def scores(self, features: list[str]) -> np.ndarray:
-        get = self.vocabulary.get
-        rows = list({i for f in features if (i := get(f)) is not None})
-        if not rows:
+        found = set(map(self.vocabulary.get, features))  # one C-level dict probe per feature
+        found.discard(None)
+        if not found:
             return self.bias.copy()
+        rows = np.fromiter(found, dtype=np.intp, count=len(found))
         # Binary features, L2-normalised like at training time.
         return self.weights[rows].sum(axis=0) / np.sqrt(len(rows)) + self.bias
 

@@ -27,11 +27,22 @@ def normalise(text: str) -> str:
 
 
 def char_ngrams(text: str, sizes: tuple[int, ...] = (1, 2, 3)) -> list[str]:
+    """Character n-grams of the normalised text (a new list; the models of one message share
+    the cached computation)."""
+    return list(_char_ngrams(text, sizes))
+
+
+def forget_features() -> None:
+    _char_ngrams.cache_clear()
+
+
+@lru_cache(maxsize=256)
+def _char_ngrams(text: str, sizes: tuple[int, ...]) -> tuple[str, ...]:
     padded = f"^{normalise(text)}$"
     grams: list[str] = []
     for n in sizes:
         grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
-    return grams
+    return tuple(grams)
 
 
 def shape_tokens(text: str) -> list[str]:
