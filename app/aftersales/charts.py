@@ -11,7 +11,7 @@ def bar_chart(
     items: list[tuple[str, float]], title: str, width: int = 560, height: int = 220, unit: str = ""
 ) -> str:
     """Vertical bars with labels under them and values on top."""
-    top, bottom, left, right = 28, 36, 28, 8
+    top, bottom, left, right = 40, 36, 28, 8
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((v for _, v in items), default=0) or 1
     n = max(len(items), 1)

@@ -222,6 +222,11 @@ async def build_report(session: AsyncSession, day: date) -> dict[str, Any]:
             }
         )
     events.sort(key=lambda e: str(e["at"]))
+    for e in events:
+        try:
+            e["at_local"] = clock.to_local(datetime.fromisoformat(str(e["at"]))).strftime("%H:%M:%S")
+        except ValueError:
+            e["at_local"] = str(e["at"])
     report = compute(day.isoformat(), [facts_of(t) for t in tasks], events)
     report["generated_at"] = clock.now().isoformat()
     report["tasks"] = [
