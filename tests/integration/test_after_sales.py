@@ -6,6 +6,7 @@ conflict, the task API contract, auto-assign, and the daily report downloads."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +30,8 @@ from tests.stubs.worktool_stub import WorkToolStub
 pytestmark = pytest.mark.integration
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-AS_REDIS_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/6"
+# A Redis db of this module's own: its worker must never take another hub's jobs.
+AS_REDIS_URL = os.environ.get("TEST_AFTER_SALES_REDIS_URL") or REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
 CONTRACT = {
     "id",
     "task_type",
