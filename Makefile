@@ -24,8 +24,18 @@ migrate: install
 seed: migrate
 	$(PY) -m app.cli seed-demo
 
+# Without WORKTOOL_API_BASE, commands go to the demo WorkTool sandbox on the hub itself (app/demo/sandbox.py).
+SANDBOX_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+UVICORN_RUN := $(VENV)/bin/uvicorn app.main:app_factory --factory --host $(HOST) --port $(PORT) --loop uvloop --http httptools --no-access-log
+
 run: seed
-	$(VENV)/bin/uvicorn app.main:app_factory --factory --host $(HOST) --port $(PORT) --loop uvloop --http httptools --no-access-log
+ifeq ($(strip $(WORKTOOL_API_BASE)),)
+	@echo "WorkTool：演示沙箱 / demo sandbox (HUB_DEMO_SANDBOX=1: commands are simulated on this hub, nothing reaches WeCom; set WORKTOOL_API_BASE for a real WorkTool)"
+	HUB_DEMO_SANDBOX=1 WORKTOOL_API_BASE=http://$(SANDBOX_HOST):$(PORT)/sandbox/worktool $(UVICORN_RUN)
+else
+	@echo "WorkTool：真实接口 / real API at $(WORKTOOL_API_BASE) (demo sandbox off)"
+	$(UVICORN_RUN)
+endif
 
 worker: install
 	$(VENV)/bin/arq jobs.worker.WorkerSettings

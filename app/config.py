@@ -77,6 +77,7 @@ class Settings:
     max_processing_attempts: int
     public_base_url: str | None
     worker_nice: int = 5
+    demo_sandbox: bool = False  # HUB_DEMO_SANDBOX=1: app/demo/sandbox.py answers as WorkTool (demo only)
     secret_key_generated: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -104,6 +105,15 @@ class Settings:
         import hashlib
 
         return hashlib.sha256(b"session:" + self.secret_key.encode()).digest()
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} 必须是 1 或 0，当前值为 {raw!r}")
 
 
 def _secret_key(env: dict[str, str]) -> tuple[str, bool]:
@@ -160,6 +170,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_processing_attempts=_int(env, "HUB_MAX_PROCESSING_ATTEMPTS", 3, 1, 20),
         public_base_url=public_base,
         worker_nice=_int(env, "HUB_WORKER_NICE", 5, 0, 19),
+        demo_sandbox=_flag(env, "HUB_DEMO_SANDBOX"),
         secret_key_generated=generated,
     )
 

@@ -37,6 +37,8 @@ from app.commands.api import CommandsApi
 from app.commands.pages import CommandPages
 from app.config import ROOT, Settings, get_settings
 from app.db import close_db, get_db
+from app.demo.sandbox import PUBLIC_PATH as SANDBOX_PATH
+from app.demo.sandbox import sandbox_routes
 from app.errors import HubError
 from app.flows.executor import FlowExecutor
 from app.ingest.api import WebhookController
@@ -138,6 +140,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             set_bus(None)
             await close_db()
 
+    # The demo WorkTool sandbox (HUB_DEMO_SANDBOX=1) is mounted, and public, only when enabled.
+    sandbox = sandbox_routes(settings)
+    public_paths = PUBLIC_PATHS + ([SANDBOX_PATH] if sandbox else [])
     session_config = CookieBackendConfig(
         secret=settings.session_key,
         key="hub_session",
@@ -145,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         httponly=True,
         samesite="lax",
         secure=bool(settings.public_base_url and settings.public_base_url.startswith("https://")),
-        exclude=PUBLIC_PATHS,
+        exclude=public_paths,
     )
     return Litestar(
         route_handlers=[
@@ -170,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *ALERT_ROUTES,
             *AFTER_SALES_ROUTES,
             *REPLY_ROUTES,
+            *sandbox,
             create_static_files_router(
                 path="/static",
                 directories=[ROOT / "static"],
@@ -183,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[require_login],
         middleware=[
             session_config.middleware,
-            DefineMiddleware(HubAuthenticationMiddleware, exclude=PUBLIC_PATHS),
+            DefineMiddleware(HubAuthenticationMiddleware, exclude=public_paths),
         ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_env())),
         exception_handlers={

@@ -47,3 +47,13 @@ def test_time_scale_shortens_durations(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "_settings", load_settings({**BASE, "HUB_TIME_SCALE": "0.01"}))
     assert clock.scaled_seconds(60) == pytest.approx(0.6)
     assert clock.scaled(1800).total_seconds() == pytest.approx(18)
+
+
+def test_demo_sandbox_flag_is_off_by_default_and_validated() -> None:
+    assert load_settings(BASE).demo_sandbox is False
+    for on in ("1", "true", "YES", " on "):
+        assert load_settings({**BASE, "HUB_DEMO_SANDBOX": on}).demo_sandbox is True
+    for off in ("", "0", "false", "no", "off"):
+        assert load_settings({**BASE, "HUB_DEMO_SANDBOX": off}).demo_sandbox is False
+    with pytest.raises(ConfigError, match="HUB_DEMO_SANDBOX"):
+        load_settings({**BASE, "HUB_DEMO_SANDBOX": "maybe"})
