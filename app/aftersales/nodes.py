@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.aftersales import conflicts
 from app.aftersales.config import AfterSalesSettings, load_settings
 from app.aftersales.live import TASK_EVENT, publish_after_commit
-from app.aftersales.models import OPEN_STATUSES, AfterSalesTask
+from app.aftersales.models import OPEN_STATUSES, WAITING_STATUSES, AfterSalesConflict, AfterSalesTask
 from app.aftersales.service import (
     add_history,
     create_task,
@@ -43,11 +43,37 @@ class FindAfterSalesTask(FlowNode):
         m = ctx.message
         if m.sender_role != "user" or m.group_id is None:
             return NodeResult(output={"open_task": None})
+        if m.group_id not in await _task_groups(ctx):
+            return NodeResult(output={"open_task": None})
         task = await open_task_for(ctx.session, m.group_id, m.sender_name)
         if task is None:
             return NodeResult(output={"open_task": None})
         ctx.data["open_task"] = task
         return NodeResult(branch="open_task", output={"open_task": task.id, "status": task.status})
+
+
+async def _task_groups(ctx: NodeContext) -> set[int]:
+    """Groups with a task waiting for its user, read once per batch (saves a query per message of
+    the many groups without one); the node adds the groups it creates tasks in."""
+    groups: set[int] | None = ctx.batch.get("aftersales_task_groups")
+    if groups is None:
+        rows = await ctx.session.execute(
+            select(AfterSalesTask.group_id)
+            .where(AfterSalesTask.status.in_(WAITING_STATUSES), AfterSalesTask.group_id.is_not(None))
+            .distinct()
+        )
+        groups = ctx.batch["aftersales_task_groups"] = {g for g in rows.scalars() if g is not None}
+    return groups
+
+
+async def _conflict_groups(ctx: NodeContext) -> set[int]:
+    groups: set[int] | None = ctx.batch.get("aftersales_conflict_groups")
+    if groups is None:
+        rows = await ctx.session.execute(
+            select(AfterSalesConflict.group_id).where(AfterSalesConflict.status == "open").distinct()
+        )
+        groups = ctx.batch["aftersales_conflict_groups"] = {g for g in rows.scalars() if g is not None}
+    return groups
 
 
 async def _settings(ctx: NodeContext) -> AfterSalesSettings:
@@ -86,6 +112,8 @@ class TrackAfterSales(FlowNode):
             await self._staff(ctx, out)
         elif m.sender_role == "operator":
             await self._operator(ctx, out)
+        if {"task_created", "tracking_created", "staff_at"} & set(out["actions"]):
+            (await _task_groups(ctx)).add(m.group_id)  # group_id checked above
         branch = out["actions"][0] if out["actions"] else "default"
         return NodeResult(branch=branch, output=out)
 
@@ -242,10 +270,14 @@ class TrackAfterSales(FlowNode):
             conflict = await conflicts.start_conflict(ctx.session, m, *found, ctx.now, await _settings(ctx))
             out["actions"].append("conflict")
             out["conflict_id"] = conflict.id
+            if m.group_id is not None:
+                (await _conflict_groups(ctx)).add(m.group_id)
             return
         if m.sender_role == "user" and (
             m.sentiment_label == "positive" or ctx.data.get("after_sales_response") == "response"
         ):
+            if m.group_id not in await _conflict_groups(ctx):
+                return
             current = await conflicts.open_conflict(ctx.session, m.group_id)
             if current is not None and current.user_name == m.sender_name:
                 await conflicts.resolve(ctx.session, current, "system", "用户情绪好转", ctx.now)
