@@ -128,8 +128,9 @@ def _write_credentials(base: str, credentials: dict[str, dict[str, str]]) -> Non
             "robot_id": c["robot_id"],
             "role": c["role"],
             "token": c["token"],
-            "message_url": c["message"],
-            "result_url": c["result"],
+            # Fresh entries carry callback_urls' keys; entries read back from the file, the file's.
+            "message_url": c.get("message", c.get("message_url", "")),
+            "result_url": c.get("result", c.get("result_url", "")),
         }
         for c in credentials.values()
     ]

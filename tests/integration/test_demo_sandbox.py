@@ -157,3 +157,22 @@ def test_without_the_flag_the_sandbox_is_not_mounted(embedded_hub: HubProcess) -
                 json={"socketType": 2, "list": []},
             )
             assert answer.status_code == 404
+
+
+def test_seeding_again_keeps_the_demo_robots_and_their_tokens(
+    sandbox_hub: tuple[HubProcess, dict[str, str]],
+) -> None:
+    """`make run` seeds on every start: a second seed must not fail nor change the tokens."""
+    hub, tokens = sandbox_hub
+    again = subprocess.run(
+        [sys.executable, "-m", "app.cli", "seed-demo"],
+        cwd=ROOT,
+        env=hub.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    robots = json.loads(DEMO_CREDENTIALS.read_text(encoding="utf-8"))["robots"]
+    assert {r["robot_id"]: r["token"] for r in robots} == tokens
+    assert all(r["message_url"].endswith(f"/message?token={r['token']}") for r in robots)
