@@ -8,7 +8,7 @@ default); robot messages are retried by the command queue itself.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +38,8 @@ CHANNEL_NAMES = {
 HTTP_CHANNELS = ("wecom", "feishu", "sms", "phone")
 TARGET_NAMES = {"staff": "工作人员", "supervisor": "主管", "manager": "经理", "all": "全员"}
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
+EARLY_TOLERANCE = timedelta(milliseconds=50)
+LEASE_SLACK = 5.0
 DELIVERY_STATUS_NAMES = {PENDING: "发送中", SENT: "已送达", FAILED: "失败", SKIPPED: "未配置"}
 
 
@@ -232,13 +234,20 @@ def accepted(channel: str, response: httpx.Response) -> tuple[bool, str | None]:
 async def deliver(db: Database, delivery_id: int) -> str:
     """One attempt of one HTTP delivery; schedules the next try with back-off, or gives up."""
     async with db.transaction() as session:
-        delivery = await session.get(AlertDelivery, delivery_id)
+        delivery = await session.get(AlertDelivery, delivery_id, with_for_update=True)
         if delivery is None or delivery.status != PENDING:
             return "skip"
+        claimed_at = clock.now()
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > claimed_at + EARLY_TOLERANCE:
+            return "not_due"  # another job holds this attempt, or the retry is not due yet
         alert = await session.get(Alert, delivery.alert_id)
         settings = await config.load(session)
         if alert is None:
             return "skip"
+        # Claim the attempt (a lease in real seconds), so a duplicate job or the sweep never sends twice.
+        delivery.next_attempt_at = claimed_at + timedelta(
+            seconds=settings.delivery_timeout_seconds + LEASE_SLACK
+        )
         level = await level_row(session, delivery.level)
         text = alert_text(alert, level)
         url, body = http_request(delivery.channel, settings, alert, delivery.target, text)
@@ -264,7 +273,7 @@ async def deliver(db: Database, delivery_id: int) -> str:
             return "skip"
         now = clock.now()
         if final:
-            row.status, row.error, row.updated_at = final, error, now
+            row.status, row.error, row.updated_at, row.next_attempt_at = final, error, now, None
             return final
         row.attempts += 1
         row.log = [

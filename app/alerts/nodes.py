@@ -100,7 +100,10 @@ class JudgeAlert(FlowNode):
                     service.cancel_now(ctx.session, alert, reason, service.SYSTEM, ctx.now)
                 output["cancelled"] = [a.id for a in active]
                 return NodeResult(branch="cancelled", output=output)
-        recent = await recent_moods(ctx, settings.worsening_window_seconds)
+        # Only a negative message can be "worse" than the ones before it.
+        recent = (
+            await recent_moods(ctx, settings.worsening_window_seconds) if mood.label == "negative" else []
+        )
         triggers = rules.judge_user_message(
             settings,
             message_type=m.message_type,
