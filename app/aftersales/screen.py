@@ -33,6 +33,7 @@ from app.aftersales.models import (
 from app.aftersales.report import day_bounds, efficiency_score, median
 from app.aftersales.service import iso
 from app.aftersales.staff import staff_rows, sync_staff
+from app.auth.service import CurrentUser
 from app.db import get_db
 from app.errors import InvalidInput, NotFound, Unauthorized
 from app.realtime.sse import event_stream, resume_point
@@ -84,8 +85,11 @@ async def revoke_screen_token(session: AsyncSession, token_id: int) -> ScreenTok
     return row
 
 
-async def check_screen_token(token: str | None) -> ScreenToken:
-    """The viewer token of a kiosk link; revoked or unknown → 401 (checked on every request)."""
+async def check_screen_token(token: str | None, request: Any = None) -> ScreenToken | None:
+    """The viewer token of a kiosk link; revoked or unknown → 401 (checked on every request).
+    A signed-in console user may open the screen without one (preview)."""
+    if not token and request is not None and isinstance(request.scope.get("user"), CurrentUser):
+        return None
     if not token or len(token) > 200:
         raise Unauthorized("大屏链接缺少查看令牌")
     async with get_db().transaction() as session:
@@ -224,13 +228,13 @@ def _reminders(tasks: list[AfterSalesTask], max_reminders: int, since: str) -> l
 
 @get("/after-sales/screen", opt={"public": True}, include_in_schema=False)
 async def screen_page(request: Request[Any, Any, Any], token: str | None = None) -> Template:
-    await check_screen_token(token)
+    await check_screen_token(token, request)
     return Template("aftersales/screen.html", context={"token": token, "request": request})
 
 
 @get("/after-sales/screen/data", opt={"public": True}, include_in_schema=False)
-async def screen_data(token: str | None = None) -> Response[dict[str, Any]]:
-    await check_screen_token(token)
+async def screen_data(request: Request[Any, Any, Any], token: str | None = None) -> Response[dict[str, Any]]:
+    await check_screen_token(token, request)
     async with get_db().transaction() as session:
         data = await snapshot(session)
     return Response({"code": 0, "message": "ok", "data": data}, headers={"Cache-Control": "no-store"})
@@ -243,15 +247,15 @@ async def screen_events(
     token: str | None = None,
     since: int | None = None,
 ) -> ServerSentEvent:
-    await check_screen_token(token)
+    await check_screen_token(token, request)
     return ServerSentEvent(
-        _while_valid(event_stream(channels, [AFTER_SALES], resume_point(request, since)), token or ""),
+        _while_valid(event_stream(channels, [AFTER_SALES], resume_point(request, since)), token, request),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _while_valid(
-    stream: AsyncGenerator[ServerSentEventMessage, None], token: str
+    stream: AsyncGenerator[ServerSentEventMessage, None], token: str | None, request: Any
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     """End the stream once the token is revoked (checked at most every minute, heartbeats included);
     the screen's reconnect is then refused and it shows that the link is no longer valid."""
@@ -261,7 +265,7 @@ async def _while_valid(
             if time.monotonic() - checked > RECHECK_SECONDS:
                 checked = time.monotonic()
                 try:
-                    await check_screen_token(token)
+                    await check_screen_token(token, request)
                 except Unauthorized:
                     return
             yield message

@@ -285,6 +285,7 @@ def test_screen_token_is_required_and_revocable(hub: HubProcess) -> None:
         in refused
     )
     with hub.api() as api:
+        assert api.get("/after-sales/screen/data").status_code == 200  # signed-in preview, no token
         created = api.post("/api/after-sales/screen-tokens", json={"name": "大厅"}).json()["data"]
     token = created["token"]
     data = httpx.get(f"{hub.base_url}/after-sales/screen/data", params={"token": token}).json()["data"]
