@@ -204,3 +204,29 @@ def test_charts_are_svg_and_escape_labels() -> None:
     svg = bar_chart([("<b>", 3), ("乙", 1)], "标题")
     assert svg.startswith("<svg") and "&lt;b&gt;" in svg and "<b>" not in svg
     assert "50%" in stacked_bar([("高", 1), ("低", 1)], "配合度")
+
+
+async def test_render_text_prefers_the_library_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.aftersales import config
+
+    settings = parse_settings({"templates": {"conciliation": "{operator_name} 别急，我们来帮 {user_name}"}})
+
+    async def library(session: object, key: str, **variables: str) -> str:
+        return f"库:{key}:{variables.get('user_name')}"
+
+    monkeypatch.setattr(config, "_library", lambda: library)
+    assert await config.render_text(None, "comfort_staff_online", settings, user_name="张三") == (  # type: ignore[arg-type]
+        "库:comfort_staff_online:张三"
+    )
+
+    async def broken(session: object, key: str, **variables: str) -> str:
+        raise RuntimeError("no such template")
+
+    monkeypatch.setattr(config, "_library", lambda: broken)
+    text = await config.render_text(None, "conciliation", settings, user_name="张三", operator_name="王总")  # type: ignore[arg-type]
+    assert text == "王总 别急，我们来帮 张三"
+    monkeypatch.setattr(config, "_library", lambda: None)
+    assert (
+        await config.render_text(None, "comfort_staff_offline", settings)
+        == DEFAULT_TEMPLATES["comfort_staff_offline"]
+    )  # type: ignore[arg-type]
