@@ -230,3 +230,31 @@ async def test_render_text_prefers_the_library_and_falls_back(monkeypatch: pytes
         await config.render_text(None, "comfort_staff_offline", settings)
         == DEFAULT_TEMPLATES["comfort_staff_offline"]
     )  # type: ignore[arg-type]
+
+
+def test_staff_status_from_override_hours_and_activity() -> None:
+    from app import clock
+    from app.aftersales.models import AfterSalesStaff
+    from app.aftersales.staff import derive_status
+
+    settings = AfterSalesSettings()
+    local_noon = clock.to_local(T0).replace(hour=12, minute=0)
+    now = local_noon.astimezone(UTC)
+
+    def staff(**kw: object) -> AfterSalesStaff:
+        base: dict[str, object] = {
+            "name": "甲",
+            "work_start": "09:00",
+            "work_end": "21:00",
+            "status_override": None,
+        }
+        return AfterSalesStaff(**{**base, **kw})
+
+    active = staff(last_active_at=now - timedelta(minutes=5))
+    assert derive_status(active, 0, now, settings) == "online"
+    assert derive_status(active, settings.busy_threshold, now, settings) == "busy"
+    assert derive_status(staff(last_active_at=now - timedelta(hours=2)), 0, now, settings) == "offline"
+    assert derive_status(staff(last_active_at=None), 0, now, settings) == "offline"
+    night = staff(work_start="21:00", work_end="09:00", last_active_at=now)
+    assert derive_status(night, 0, now, settings) == "offline"  # outside its (overnight) hours
+    assert derive_status(staff(status_override="busy", last_active_at=None), 0, now, settings) == "busy"
