@@ -7,24 +7,68 @@ from typing import Any
 
 from litestar import Controller, get, post
 from litestar.plugins.htmx import HTMXRequest as Request
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from app.alerts import service
+from app.alerts import config, service
 from app.alerts.charts import trend_svg
-from app.alerts.config import ALERT_TYPES
+from app.alerts.config import ALERT_TYPES, DEFAULT_TYPE_LEVELS
 from app.alerts.models import ACTIVE, STATUS_NAMES, Alert
 from app.alerts.queries import AlertFilter, deliveries_of, search_alerts, stats
 from app.alerts.views import LEVEL_META, alert_row, delivery_dict
 from app.auth.guards import requires
 from app.auth.service import audit
 from app.db import get_db
-from app.errors import HubError
+from app.errors import HubError, InvalidInput
 from app.web.pages import page
 from app.web.params import client_ip, parse_time
 
 PAGE_SIZE = 50
+
+
+def _split(raw: Any) -> list[str]:
+    return [p.strip() for p in str(raw or "").replace("，", ",").replace("\n", ",").split(",") if p.strip()]
+
+
+def settings_from_form(form: Any) -> dict[str, Any]:
+    """The settings form's fields as a change for config.save (validated there)."""
+
+    def number(name: str) -> float:
+        return number_of(str(form.get(name, "")).strip(), name)
+
+    change: dict[str, Any] = {
+        "escalation_steps_seconds": [
+            number_of(v, "escalation_steps_seconds") for v in _split(form.get("escalation_steps_seconds"))
+        ],
+        "type_levels": {
+            kind: int(form.get(f"level_{kind}", DEFAULT_TYPE_LEVELS.get(kind, 1))) for kind in ALERT_TYPES
+        },
+        "targets": {
+            role: {"phones": _split(form.get(f"phones_{role}")), "names": _split(form.get(f"names_{role}"))}
+            for role in ("staff", "supervisor", "manager", "all")
+        },
+    }
+    for name in (
+        "unresolved_seconds",
+        "unanswered_day_seconds",
+        "unanswered_night_seconds",
+        "worsening_window_seconds",
+        "delivery_retry_seconds",
+    ):
+        change[name] = number(name)
+    for name in ("fatigue_after", "positive_streak"):
+        change[name] = int(number(name))
+    for name in ("wecom_webhook_url", "feishu_webhook_url", "sms_url_template", "phone_url_template"):
+        change[name] = str(form.get(name, "")).strip()
+    return change
+
+
+def number_of(raw: str, name: str) -> float:
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} 必须是数字") from exc
 
 
 def _level(raw: str | None) -> int | None:
@@ -98,6 +142,47 @@ class AlertPages(Controller):
         if target == "alert-stats":
             return page(request, "alerts/_stats.html", "alerts", **context)
         return page(request, "alerts/index.html", "alerts", **context)
+
+    @get("/settings")
+    async def settings_page(self, request: Request, saved: bool = False) -> Template:
+        return await self._settings(request, saved=saved)
+
+    @post("/settings", guards=[requires("supervisor")])
+    async def save_settings(self, request: Request) -> Template | Redirect:
+        form = await request.form()
+        try:
+            change = settings_from_form(form)
+            async with get_db().transaction() as session:
+                await config.save(session, change, request.user.username)
+                await audit(
+                    session, request.user.username, "settings.alerts", "alerts", {}, client_ip(request)
+                )
+        except HubError as exc:
+            return await self._settings(request, error=exc.message, status_code=400)
+        return Redirect("/alerts/settings?saved=true", status_code=303)
+
+    async def _settings(
+        self, request: Request, saved: bool = False, error: str | None = None, status_code: int = 200
+    ) -> Template:
+        from app.alerts.delivery import CHANNEL_NAMES, TARGET_NAMES
+
+        async with get_db().session() as session:
+            current = await config.load(session)
+            level_rows = list((await service.levels(session)).values())
+        return page(
+            request,
+            "alerts/settings.html",
+            "alerts",
+            status_code=status_code,
+            s=current,
+            levels=level_rows,
+            types=ALERT_TYPES,
+            defaults=DEFAULT_TYPE_LEVELS,
+            channel_names=CHANNEL_NAMES,
+            target_names=TARGET_NAMES,
+            saved=saved,
+            error=error,
+        )
 
     @get("/panel")
     async def panel(self, request: Request) -> Template:

@@ -375,3 +375,32 @@ def test_page_actions_levels_and_panel(hub: HubProcess, unique: str) -> None:
         assert api.put("/api/alerts/levels/2", json={"notification_methods": ["pigeon"]}).status_code == 400
         api.put("/api/alerts/levels/2", json={"notification_methods": ["robot", "wecom", "console"]})
         assert api.get("/alerts/panel").status_code == 200
+
+
+def test_settings_page_form(hub: HubProcess) -> None:
+    with hub.api() as api:
+        before = api.get("/api/settings/alerts").json()["data"]
+        assert api.get("/alerts/settings").status_code == 200
+        form = {
+            "escalation_steps_seconds": "1800, 3600, 5400",
+            "unresolved_seconds": "7200",
+            "unanswered_day_seconds": "600",
+            "unanswered_night_seconds": "1800",
+            "worsening_window_seconds": "1800",
+            "delivery_retry_seconds": "5",
+            "fatigue_after": "3",
+            "positive_streak": "3",
+            "level_churn_risk": "4",
+            "phones_manager": "13900000009，13900000008",
+            "wecom_webhook_url": before["wecom_webhook_url"],
+        }
+        saved = api.post("/alerts/settings", data=form, follow_redirects=False)
+        assert saved.status_code == 303
+        after = api.get("/api/settings/alerts").json()["data"]
+        assert after["type_levels"]["churn_risk"] == 4
+        assert after["targets"]["manager"]["phones"] == ["13900000009", "13900000008"]
+        bad = api.post("/alerts/settings", data={**form, "unresolved_seconds": "0"})
+        assert bad.status_code == 400 and "unresolved_seconds" in bad.text
+        api.put(
+            "/api/settings/alerts", json={"type_levels": before["type_levels"], "targets": before["targets"]}
+        )
