@@ -40,7 +40,8 @@ async def dashboard_figures(session: AsyncSession) -> dict[str, Any]:
 
 
 async def recent_messages(session: AsyncSession, limit: int = 50) -> list[Message]:
-    query = select(Message).where(Message.status == "processed").order_by(Message.id.desc()).limit(limit)
+    # Newest first, processed or not: the live stream shows a message as soon as it is stored.
+    query = select(Message).order_by(Message.id.desc()).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
@@ -50,6 +51,13 @@ async def robot_overview(session: AsyncSession, include_inactive: bool = False) 
         query = query.where(Robot.active.is_(True))
     robots = (await session.execute(query)).scalars()
     now = clock.now()
+    # WorkTool's own online state when it has been polled; else whether the robot reported lately.
     return [
-        {"robot": r, "online": bool(r.last_seen_at and now - r.last_seen_at <= ONLINE_WINDOW)} for r in robots
+        {
+            "robot": r,
+            "online": r.online
+            if r.online is not None
+            else bool(r.last_seen_at and now - r.last_seen_at <= ONLINE_WINDOW),
+        }
+        for r in robots
     ]
