@@ -383,6 +383,8 @@ async def create_task(
         await auto_assign(session, task, now, settings)
     if staff_at:
         schedule_check(session, task, now + clock.scaled(settings.response_wait_seconds))
+    elif source == "user_message":  # the user asked: staff should pick it up (§3.5 case 4)
+        schedule_check(session, task, now + clock.scaled(settings.staff_follow_up_seconds))
     if notify:
         what = "运营安排的跟踪任务" if kind == "tracking" else "新售后任务"
         assignee = f"，分配给 {task.assigned_staff_name}" if task.assigned_staff_name else ""
@@ -606,6 +608,23 @@ async def check_task(session: AsyncSession, task_id: int, now: datetime | None =
             event_data(task, f"{task.group_name} {task.target_user}等待售后跟进", "follow_up"),
         )
         return "follow_up_reminded"
+    if task.status == "pending" and task.staff_at_user_time is None and task.staff_follow_up_time is None:
+        waited = _minutes((now - clock.as_utc(task.created_at)).total_seconds())
+        await notify_staff(
+            session,
+            f"⏰ 群「{task.group_name}」用户 {task.target_user} 发起的售后任务 #{task.id}"
+            f"（{task.task_type}）已等待 {waited}，还没有售后人员处理",
+            [task.assigned_staff_name or ""],
+            now,
+            settings,
+            task.source_message_id,
+            task,
+            task.group_id,
+        )
+        add_history(task, now, "pickup_reminder")
+        note = f"{task.group_name} {task.target_user}等待售后处理"
+        publish_after_commit(session, TASK_EVENT, event_data(task, note, "follow_up"))
+        return "pickup_reminded"
     return "nothing"
 
 

@@ -234,6 +234,14 @@ def test_user_after_sales_message_creates_task_and_auto_assign_contract(
             "/api/after-sales/tasks", params={"task_type": "扫码登录", "group": world["group"]}
         ).json()
     assert all(t["task_type"] == "扫码登录" for t in only["data"]["items"])
+    # Nobody picked the user's request up: the assigned agent is reminded once (3 s at this scale).
+
+    def reminded() -> bool:
+        with hub.api() as api:
+            history = api.get(f"/api/after-sales/tasks/{task['id']}").json()["data"]["history"]
+        return any(h["event"] == "pickup_reminder" for h in history)
+
+    wait_for(reminded, timeout=15)
 
 
 def test_operator_conflict_sends_conciliation_and_marks_group(hub: HubProcess, world: dict[str, Any]) -> None:
