@@ -166,12 +166,12 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "negative_two_users",
-        "两个用户各一条负面 → 不告警（按用户计）",
+        "两个用户各一条负面 → 不产生情绪告警（按用户计）",
         [
             u(NEG_1),
             u(NEG_2, "号主B"),
-            Expect("raise", None, exists=False),
-            Expect("raise", None, "号主B", exists=False),
+            Expect("raise", "negative_emotion", exists=False),
+            Expect("raise", "negative_emotion", "号主B", exists=False),
         ],
     ),
     Scenario(
