@@ -240,9 +240,10 @@ class TrackAfterSales(FlowNode):
         if assigning and users:
             settings = await _settings(ctx)
             for user in users:
-                existing = await open_task_for(ctx.session, m.group_id, user, OPEN_STATUSES)
-                if existing is not None and existing.kind == "tracking":
+                existing = await open_task_for(ctx.session, m.group_id, user, (*OPEN_STATUSES, "timeout"))
+                if existing is not None:  # the operator presses on an open task: wait for the user again
                     await staff_at_again(ctx.session, existing, ctx.now, settings, m.sender_name)
+                    out["actions"].append("staff_at")
                     continue
                 created = await create_task(
                     ctx.session,
