@@ -153,7 +153,8 @@ async def snapshot(session: AsyncSession) -> dict[str, Any]:
                 "status_name": STAFF_STATUSES.get(status, status),
                 "open_tasks": load,
                 "done_today": len(done),
-                "efficiency_score": efficiency_score(len(mine), len(done), handling),
+                # Not scored before the agent finished anything today (a 0 on the wall misleads).
+                "efficiency_score": efficiency_score(len(mine), len(done), handling) if done else None,
             }
         )
     conflicts = list(
