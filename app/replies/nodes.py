@@ -104,6 +104,17 @@ class DecideReply(FlowNode):
         )
         if not decision.reply:
             return NodeResult(branch="no_reply", output={"reply": False, "reason": decision.reason})
+        # No robot to speak for the hub here: nothing else to look up.
+        choice = await self._robot(ctx)
+        if choice.robot is None:
+            return NodeResult(
+                branch="no_reply",
+                output={
+                    "reply": False,
+                    "reason": choice.note or "没有可用的回复机器人",
+                    "robot": choice.as_output(),
+                },
+            )
         if await staff_answered_after(ctx.session, m):
             return NodeResult(branch="no_reply", output={"reply": False, "reason": "工作人员已处理，不回复"})
         other = await other_reply_for(ctx.session, m)
@@ -115,16 +126,6 @@ class DecideReply(FlowNode):
         ):
             return NodeResult(
                 branch="no_reply", output={"reply": False, "reason": "最近已回复过该用户，不重复问候"}
-            )
-        choice = await self._robot(ctx)
-        if choice.robot is None:
-            return NodeResult(
-                branch="no_reply",
-                output={
-                    "reply": False,
-                    "reason": choice.note or "没有可用的回复机器人",
-                    "robot": choice.as_output(),
-                },
             )
         variables = {
             "user_name": m.sender_name,
@@ -201,7 +202,13 @@ class DecideReply(FlowNode):
     async def _robot(self, ctx: NodeContext) -> RobotChoice:
         m = ctx.message
         if not m.is_private:
-            return await select_robot(ctx.session, group_id=m.group_id, purpose="reply", now=ctx.now)
+            # One choice per group per batch (a batch spans well under a second).
+            chosen: dict[int | None, RobotChoice] = ctx.batch.setdefault("reply_robots", {})
+            if m.group_id not in chosen:
+                chosen[m.group_id] = await select_robot(
+                    ctx.session, group_id=m.group_id, purpose="reply", now=ctx.now
+                )
+            return chosen[m.group_id]
         # Private chat: only the robot that has the contact can answer, if it is a reply robot.
         choice = await select_robot(ctx.session, group_id=None, purpose="reply", now=ctx.now)
         robot = await ctx.session.get(Robot, m.robot_id)
