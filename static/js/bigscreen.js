@@ -162,6 +162,18 @@
   setInterval(function () {
     if (!dead && (!source || source.readyState === EventSource.CLOSED) && !waiting) { connect(); }
   }, 30000);
+  // Kiosk comforts: keep the display awake where the browser allows it; hide an idle cursor.
+  function keepAwake() {
+    if (navigator.wakeLock && !document.hidden) { navigator.wakeLock.request("screen").catch(function () {}); }
+  }
+  document.addEventListener("visibilitychange", keepAwake);
+  keepAwake();
+  var idle = null;
+  document.addEventListener("mousemove", function () {
+    document.body.classList.remove("bs-idle");
+    clearTimeout(idle);
+    idle = setTimeout(function () { document.body.classList.add("bs-idle"); }, 3000);
+  });
   load();
   connect();
 })();
