@@ -113,6 +113,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         writer = IngestWriter(db, enqueue_stored, announce)
         writer.start()
+        if isinstance(queue, InProcessRunner):  # embedded: processing shares the one SQLite writer
+            runtime.executor.yield_to = writer.waiting
         app.state.update(
             settings=settings,
             runtime=runtime,

@@ -10,8 +10,10 @@ Traces (one run and one row per node) are inserted in bulk at the end of the bat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,8 @@ TRY_GROUP_LOCKS = text(
     "SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) WHERE pg_try_advisory_xact_lock(7301, g)"
 )
 FLOW_CACHE_SECONDS = 5.0
+YIELD_POLLS = 50
+YIELD_POLL_SECONDS = 0.002
 RUN_COLUMNS: Columns = (
     ("message_id", "bigint"),
     ("flow_name", "text"),
@@ -68,6 +72,7 @@ class BatchOutcome:
     failed: list[int] = field(default_factory=list)
     deferred: list[int] = field(default_factory=list)  # their group was busy in another job
     events: list[PendingEvent] = field(default_factory=list)
+    yielded: bool = False  # the chunk ended early to let webhooks store (embedded SQLite)
 
     def merge(self, other: BatchOutcome) -> None:
         self.processed += other.processed
@@ -106,6 +111,8 @@ class FlowExecutor:
         self.postgres = db.engine.dialect.name == "postgresql"
         self.chunk_size = MAX_BATCH if self.postgres else SQLITE_CHUNK
         self.max_attempts = max_attempts
+        # Embedded (one SQLite writer): True while webhooks wait to store; a chunk then commits early.
+        self.yield_to: Callable[[], bool] | None = None
         self._flow: CompiledFlow | None = None
         self._flow_loaded = 0.0
 
@@ -144,11 +151,20 @@ class FlowExecutor:
             outcome.merge(chunk)
             handled = len(chunk.processed) + len(chunk.retry) + len(chunk.failed)
             done += handled
-            # SQLite has one writer: short transactions let webhooks store messages in between.
-            if handled < self.chunk_size or chunk.deferred:
+            if chunk.yielded:
+                await self._let_webhooks_store()
+            elif handled < self.chunk_size or chunk.deferred:
                 break
         outcome.deferred = sorted(set(outcome.deferred) - set(outcome.processed))
         return outcome
+
+    async def _let_webhooks_store(self) -> None:
+        """SQLite has one writer: after an early commit, wait (briefly) until the waiting webhooks
+        have stored their messages, so the next chunk does not take the lock straight back."""
+        for _ in range(YIELD_POLLS):
+            if self.yield_to is None or not self.yield_to():
+                return
+            await asyncio.sleep(YIELD_POLL_SECONDS)
 
     async def _lock_groups(
         self, session: AsyncSession, message_ids: list[int]
@@ -197,6 +213,9 @@ class FlowExecutor:
             batch: dict[str, Any] = {BATCH_MESSAGES: messages}
             traces: list[Trace] = []
             for message in messages:
+                if traces and self.yield_to is not None and self.yield_to():
+                    chunk.yielded = True
+                    break
                 if known_failures is not None:
                     failure = known_failures.get(message.id)
                     traces.append(await self._process_safely(session, flow, message, batch, chunk, failure))

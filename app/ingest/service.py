@@ -106,6 +106,11 @@ class IngestWriter:
         self.queue: asyncio.Queue[PendingMessage] = asyncio.Queue()
         self.recent = RecentMessages()
         self.task: asyncio.Task[None] | None = None
+        self.writing = False
+
+    def waiting(self) -> bool:
+        """Messages are queued or being written (embedded processing gives way to them)."""
+        return self.writing or not self.queue.empty()
 
     def start(self) -> None:
         if self.task is None:
@@ -131,6 +136,7 @@ class IngestWriter:
             batch = [await self.queue.get()]
             while len(batch) < MAX_BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+            self.writing = True
             try:
                 stored = await self._write(batch)
             except Exception as exc:
@@ -139,6 +145,8 @@ class IngestWriter:
                     if not item.future.done():
                         item.future.set_exception(exc)
                 continue
+            finally:
+                self.writing = False
             if stored:
                 new_ids = [row["id"] for row in stored]
                 try:

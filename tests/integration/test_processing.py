@@ -317,3 +317,23 @@ def test_migrations_upgrade_downgrade_upgrade(backend: str, scratch_pg: str, tmp
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM flow_definitions")).scalar() == 1
     engine.dispose()
+
+
+async def test_processing_commits_early_while_webhooks_wait_and_still_finishes(scratch_db: Database) -> None:
+    """Embedded mode: a chunk ends after the current message when webhooks wait to store, then
+    processing goes on from where it stopped, in id order, until everything is processed."""
+    ids = await store(scratch_db, [f"第{i}条消息" for i in range(7)])
+    executor = FlowExecutor(scratch_db, max_attempts=3)
+    asked: list[int] = []
+
+    def webhooks_waiting() -> bool:
+        asked.append(1)
+        return len(asked) % 3 == 0  # now and then a webhook batch is waiting
+
+    executor.yield_to = webhooks_waiting
+    outcome = await executor.process(ids)
+    assert sorted(outcome.processed) == ids and not outcome.retry and not outcome.failed
+    assert len(asked) >= len(ids) - 1  # consulted before every message after a chunk's first
+    async with scratch_db.session() as session:
+        runs = (await session.execute(select(FlowRun).order_by(FlowRun.id))).scalars().all()
+    assert [r.message_id for r in runs] == ids  # one run each, in arrival order
