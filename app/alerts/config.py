@@ -122,19 +122,29 @@ def merged(current: AlertSettings, change: dict[str, Any]) -> AlertSettings:
     return parse({**msgspec.to_builtins(current), **change})
 
 
+_CACHE_KEY = "alert_settings"
+
+
 async def load(session: AsyncSession) -> AlertSettings:
+    """The stored settings (defaults where none), read once per session (a processing batch)."""
+    cached: AlertSettings | None = session.info.get(_CACHE_KEY)
+    if cached is not None:
+        return cached
     stored = await get_setting(session, SETTING_KEY, None)
-    if not stored:
-        return AlertSettings()
-    try:
-        return msgspec.convert(stored, AlertSettings)
-    except msgspec.ValidationError:
-        return AlertSettings()
+    settings = AlertSettings()
+    if stored:
+        try:
+            settings = msgspec.convert(stored, AlertSettings)
+        except msgspec.ValidationError:
+            settings = AlertSettings()
+    session.info[_CACHE_KEY] = settings
+    return settings
 
 
 async def save(session: AsyncSession, change: dict[str, Any], by: str) -> AlertSettings:
     settings = merged(await load(session), change)
     await put_setting(session, SETTING_KEY, msgspec.to_builtins(settings), by)
+    session.info[_CACHE_KEY] = settings
     return settings
 
 

@@ -68,6 +68,8 @@ class JudgeAlert(FlowNode):
         everyone = not users and (m.message_type in STAFF_REPLY_TYPES or m.is_staff_intervention)
         if not users and not everyone:
             return NodeResult(output={"cancelled": []})
+        if not await service.users_with_active_alerts(ctx.session, m.group_id):
+            return NodeResult(output={"cancelled": []})  # nothing open in this group
         who = m.sender_name
         cancelled = await service.cancel_user_alerts(
             ctx.session,
@@ -87,7 +89,9 @@ class JudgeAlert(FlowNode):
         mood = rules.Mood(m.sentiment_label or "neutral", m.sentiment_score or 0.0)
         text = m.text or m.raw_text or ""
         output: dict[str, Any] = {"raised": [], "cancelled": [], "worsened": []}
-        active = await service.active_alerts(ctx.session, m.group_id, [m.sender_name], rules.USER_CANCELS)
+        active: list[Alert] = []
+        if m.sender_name in await service.users_with_active_alerts(ctx.session, m.group_id):
+            active = await service.active_alerts(ctx.session, m.group_id, [m.sender_name], rules.USER_CANCELS)
         # Cancellation first (§4.3 (2)–(4)): the user's mood or words.
         if active:
             for alert in active:

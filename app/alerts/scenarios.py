@@ -142,8 +142,8 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "unanswered_l2",
-        "提问 12 分钟无人回复 → 未回复 2 级",
-        [u(QUESTION), Wait(14), Expect("raise", "unanswered", level=2, reason_has="无人回复")],
+        "提问 18 分钟无人回复 → 未回复 2 级",
+        [u(QUESTION), Wait(18), Expect("raise", "unanswered", level=2, reason_has="无人回复")],
     ),
     Scenario(
         "answered_no_alert",
@@ -152,7 +152,7 @@ SCENARIOS: list[Scenario] = [
             u(QUESTION),
             Wait(2),
             staff("我来帮你看一下，稍等"),
-            Wait(14),
+            Wait(18),
             Expect("raise", "unanswered", exists=False),
         ],
     ),
@@ -243,10 +243,10 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "steps_from_l2_question",
-        "重要问题未确认：35 分钟 3 级，65 分钟 4 级",
+        "重要问题未确认：45 分钟 3 级，75 分钟 4 级（检查点在两次升级之间）",
         [
             u(OWN_AFFAIRS),
-            Wait(35),
+            Wait(45),
             Expect("escalation", "important_question", level=3),
             Wait(30),
             Expect("escalation", "important_question", level=4, escalations=2),
@@ -423,7 +423,7 @@ SCENARIOS: list[Scenario] = [
         "未回复告警后客服回复 → 取消",
         [
             u(QUESTION),
-            Wait(14),
+            Wait(18),
             Expect("raise", "unanswered", level=2),
             staff("@号主A 抱歉久等了，我来帮你"),
             Expect("cancellation", "unanswered", status="cancelled"),

@@ -29,6 +29,28 @@ EARLY_TOLERANCE = timedelta(milliseconds=50)
 RESCHEDULE_WITHIN = timedelta(milliseconds=500)  # a check that woke before its moment waits again
 
 
+ACTIVE_USERS_KEY = "alerts_active_users"
+
+
+async def users_with_active_alerts(session: AsyncSession, group_id: int | None) -> set[str]:
+    """Users of a group with an open or acknowledged alert, cached for the session's lifetime (one
+    processing batch); raise_alert adds to it, so alerts raised in the batch are seen too."""
+    cache: dict[int | None, set[str]] = session.info.setdefault(ACTIVE_USERS_KEY, {})
+    if group_id not in cache:
+        query = select(Alert.user_name).where(
+            Alert.group_id.is_(None) if group_id is None else Alert.group_id == group_id,
+            Alert.status.in_(ACTIVE),
+        )
+        cache[group_id] = set((await session.execute(query.distinct())).scalars())
+    return cache[group_id]
+
+
+def _note_active(session: AsyncSession, alert: Alert) -> None:
+    cache: dict[int | None, set[str]] | None = session.info.get(ACTIVE_USERS_KEY)
+    if cache is not None and alert.group_id in cache:
+        cache[alert.group_id].add(alert.user_name)
+
+
 async def levels(session: AsyncSession) -> dict[int, AlertLevel]:
     rows = (await session.execute(select(AlertLevel).order_by(AlertLevel.level_value))).scalars()
     return {row.level_value: row for row in rows}
@@ -197,6 +219,7 @@ async def raise_alert(
     )
     session.add(alert)
     await session.flush()
+    _note_active(session, alert)
     _refresh_schedule(session, alert, settings)
     await _notify(session, alert, now)
     publish(session, alert, "alert.new")
