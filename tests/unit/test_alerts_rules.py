@@ -199,3 +199,30 @@ def test_delivery_payloads() -> None:
 def test_trend_chart_is_svg() -> None:
     svg = trend_svg([{"date": "2026-11-25", "created": 3, "cancelled": 1, "p0": 1}], "趋势<script>")
     assert svg.startswith("<svg") and "<script>" not in svg and "新增 3" in svg
+
+
+def test_settings_form_and_mentions() -> None:
+    from app.alerts.nodes import MENTION
+    from app.alerts.pages import settings_from_form
+
+    form = {
+        "escalation_steps_seconds": "60，120, 180",
+        "unresolved_seconds": "7200",
+        "unanswered_day_seconds": "600",
+        "unanswered_night_seconds": "1800",
+        "worsening_window_seconds": "1800",
+        "delivery_retry_seconds": "5",
+        "fatigue_after": "3",
+        "positive_streak": "2",
+        "level_complaint": "3",
+        "phones_staff": "138, 139",
+        "names_staff": "客服小王",
+    }
+    change = settings_from_form(form)
+    parsed = config.parse(change)
+    assert parsed.escalation_steps_seconds == [60, 120, 180] and parsed.positive_streak == 2
+    assert parsed.type_levels["complaint"] == 3 and parsed.type_levels["churn_risk"] == 3
+    assert parsed.targets["staff"] == {"phones": ["138", "139"], "names": ["客服小王"]}
+    with pytest.raises(InvalidInput):
+        settings_from_form({**form, "unresolved_seconds": "两小时"})
+    assert MENTION.findall("@号主A 您好，@小美：请跟进") == ["号主A", "小美"]
