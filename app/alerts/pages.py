@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from app import clock
 from app.alerts import config, service
 from app.alerts.charts import trend_svg
 from app.alerts.config import ALERT_TYPES, DEFAULT_TYPE_LEVELS
@@ -62,6 +63,19 @@ def settings_from_form(form: Any) -> dict[str, Any]:
     for name in ("wecom_webhook_url", "feishu_webhook_url", "sms_url_template", "phone_url_template"):
         change[name] = str(form.get(name, "")).strip()
     return change
+
+
+async def save_level_channels(session: Any, form: Any) -> None:
+    """The per-level channel and target checkboxes of the settings form (alert_levels rows)."""
+    from app.alerts.delivery import CHANNEL_NAMES, TARGET_NAMES
+
+    now = clock.now()
+    for value, row in (await service.levels(session)).items():
+        methods = [m for m in form.getall(f"methods_{value}", []) if m in CHANNEL_NAMES]
+        targets = [t for t in form.getall(f"targets_{value}", []) if t in TARGET_NAMES]
+        if not targets:
+            raise InvalidInput(f"L{value} 至少需要一个通知对象")
+        row.notification_methods, row.notification_targets, row.updated_at = methods, targets, now
 
 
 def number_of(raw: str, name: str) -> float:
@@ -154,6 +168,8 @@ class AlertPages(Controller):
             change = settings_from_form(form)
             async with get_db().transaction() as session:
                 await config.save(session, change, request.user.username)
+                if hasattr(form, "getall") and any(k.startswith("methods_") for k in form):
+                    await save_level_channels(session, form)
                 await audit(
                     session, request.user.username, "settings.alerts", "alerts", {}, client_ip(request)
                 )
@@ -226,7 +242,7 @@ class AlertPages(Controller):
     async def bulk(self, request: Request) -> Template:
         form = await request.form()
         ids = (
-            [int(v) for v in form.getall("alert_ids") if str(v).isdigit()] if hasattr(form, "getall") else []
+            [int(v) for v in form.getall("alert_ids", []) if str(v).isdigit()] if hasattr(form, "getall") else []
         )
         return await self._act(request, ids, "bulk-cancel", form)
 

@@ -399,6 +399,22 @@ def test_settings_page_form(hub: HubProcess) -> None:
         after = api.get("/api/settings/alerts").json()["data"]
         assert after["type_levels"]["churn_risk"] == 4
         assert after["targets"]["manager"]["phones"] == ["13900000009", "13900000008"]
+        levels = {lv["level"]: lv for lv in api.get("/api/alerts/levels").json()["data"]}
+        per_level: dict[str, list[str]] = {}
+        for value, lv in levels.items():
+            per_level[f"methods_{value}"] = lv["notification_methods"]
+            per_level[f"targets_{value}"] = lv["notification_targets"]
+        per_level["methods_1"] = ["robot", "console"]
+        saved = api.post("/alerts/settings", data={**form, **per_level}, follow_redirects=False)
+        assert saved.status_code == 303
+        assert api.get("/api/alerts/levels").json()["data"][0]["notification_methods"] == ["robot", "console"]
+        per_level["methods_1"] = levels[1]["notification_methods"]
+        assert (
+            api.post("/alerts/settings", data={**form, **per_level}, follow_redirects=False).status_code
+            == 303
+        )
+        empty = api.post("/alerts/bulk-cancel", data={"cancel_reason": "没有勾选"})
+        assert empty.status_code == 200 and "请先勾选" in empty.text
         bad = api.post("/alerts/settings", data={**form, "unresolved_seconds": "0"})
         assert bad.status_code == 400 and "unresolved_seconds" in bad.text
         api.put(
