@@ -242,7 +242,9 @@ class AlertPages(Controller):
     async def bulk(self, request: Request) -> Template:
         form = await request.form()
         ids = (
-            [int(v) for v in form.getall("alert_ids", []) if str(v).isdigit()] if hasattr(form, "getall") else []
+            [int(v) for v in form.getall("alert_ids", []) if str(v).isdigit()]
+            if hasattr(form, "getall")
+            else []
         )
         return await self._act(request, ids, "bulk-cancel", form)
 
