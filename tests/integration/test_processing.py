@@ -11,6 +11,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, func, insert, inspect, select, text
 
+from app.chat.groups import forget_group_cache
 from app.chat.models import Message
 from app.config import load_settings
 from app.db import Database
@@ -59,6 +60,7 @@ FLAKY_FLOW = {
 async def scratch_db(scratch_pg: str) -> AsyncIterator[Database]:
     migrate(scratch_pg)
     load_plugins()
+    forget_group_cache()  # the name → id cache is process-wide; each test has its own database
     db = Database(load_settings({"DATABASE_URL": scratch_pg, "SECRET_KEY": "x" * 32}))
     yield db
     await db.dispose()
