@@ -16,6 +16,7 @@ sys.path[0] = str(ROOT)  # bench/profile.py would shadow the standard library's 
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import collections  # noqa: E402
 import cProfile  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
@@ -23,6 +24,7 @@ import os  # noqa: E402
 import pstats  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
+from typing import Any  # noqa: E402
 
 from bench.common import message_body  # noqa: E402
 from bench.servers import postgres_database  # noqa: E402
@@ -33,6 +35,8 @@ async def run(
 ) -> dict[str, float]:
     os.environ["DATABASE_URL"] = database_url
     os.environ.pop("REDIS_URL", None)
+    from sqlalchemy import event
+
     from app.config import get_settings
     from app.db import get_db
     from app.flows.executor import FlowExecutor
@@ -75,6 +79,12 @@ async def run(
                 await asyncio.sleep(0.2)
                 queue.put_nowait(outcome.deferred)
 
+    statements: collections.Counter[str] = collections.Counter()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements[" ".join(statement.split()[:6])[:90]] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     profiler = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
     if profiler:
@@ -83,7 +93,9 @@ async def run(
     if profiler:
         profiler.disable()
         report = io.StringIO()
-        pstats.Stats(profiler, stream=report).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(60)
+        pstats.Stats(profiler, stream=report).sort_stats(
+            os.environ.get("BENCH_SORT", "cumulative")
+        ).print_stats(60)
         PROFILE_TEXT.append(report.getvalue())
     elapsed = time.perf_counter() - t0
     from sqlalchemy import func, select
@@ -96,11 +108,14 @@ async def run(
                 select(func.count()).select_from(Message).where(Message.status == "processed")
             )
         ).scalar_one()
+    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    STATEMENTS.update(statements)
     await db.dispose()
     return {"messages": len(stored), "processed": done, "seconds": elapsed, "msg_per_s": done / elapsed}
 
 
 PROFILE_TEXT: list[str] = []
+STATEMENTS: collections.Counter[str] = collections.Counter()
 
 
 def main() -> None:
@@ -109,6 +124,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch", type=int, default=60, help="ids per job (as one ingest flush)")
     parser.add_argument("--profile", help="write cProfile stats to this file")
+    parser.add_argument("--statements", action="store_true", help="print SQL statements per message")
     args = parser.parse_args()
     with postgres_database() as url:
         env = {**os.environ, "DATABASE_URL": url}
@@ -126,6 +142,9 @@ def main() -> None:
         result = asyncio.run(run(url, args.messages, args.concurrency, args.batch, args.profile))
     if args.profile:
         Path(args.profile).write_text("".join(PROFILE_TEXT))
+    if args.statements:
+        for statement, n in STATEMENTS.most_common(25):
+            print(f"{n / max(1, result['processed']):6.2f}/msg  {statement}")
     print(json.dumps({**vars(args), **result}, ensure_ascii=False))
 
 
