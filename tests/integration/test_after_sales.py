@@ -373,3 +373,11 @@ def test_embedded_sqlite_response_monitor(embedded_hub: HubProcess) -> None:
     assert task["assigned_staff"] == "售后阿强"
     comfort = wait_for(lambda: commands(embedded_hub, "comfort", message))
     assert comfort[0]["at_list"] == ["周八"]
+
+
+def test_signed_in_preview_of_the_screen_carries_no_token(hub: HubProcess) -> None:
+    """Without a kiosk token the page must not hand its scripts the text "None" as one."""
+    with hub.api() as api:
+        page = api.get("/after-sales/screen")
+        assert page.status_code == 200 and 'data-token=""' in page.text
+        assert api.get("/after-sales/screen/data", params={"token": ""}).status_code == 200
