@@ -60,6 +60,8 @@ def context_tokens(message: MessageInput, lexicons: CompiledLexicons) -> list[st
     if QUESTION.search(last.content.strip()):
         tokens.append("§ctx_question")
     tokens.extend(f"ctxkw:{code}" for code in lexicons.hits(last.content))
+    # What the line answers: short acknowledgements take their topic from it (corpus README).
+    tokens.extend(f"ctx2:{gram}" for gram in char_ngrams(last.content, (2,)))
     return tokens
 
 

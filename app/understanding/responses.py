@@ -17,6 +17,14 @@ from app.understanding.types import ContextLine
 MODEL_PATH = Path(__file__).parent / "model" / "responses.npz"
 FILLERS = re.compile(r"[\s,，.。!！?？~～…、:：;；\"'“”‘’()（）【】\[\]啊呀呢哈哦嘛吧啦噢喔哟滴]+")
 MAX_RESPONSE_CHARS = 10
+# Fixed cues (not the editable word lists): hesitation / unwillingness (§3.4 "vague deferral … with no
+# commitment"), negation, and asking something instead of answering.
+REFUSAL_CUES = re.compile(
+    r"不方便|弄不了|搞不了|没时间|懒得|不想|考虑|再说|想想|再看|不在身边|问问|改天|过两天|下次|算了|不弄|不搞"
+    r"|不扫|不拍|别烦|没空|不行|不了"
+)
+NEGATION = re.compile(r"[不没别]")
+ASKING = re.compile(r"[?？吗]|怎么|咋|啥|什么|哪")
 LABEL_NAMES = {"response": "响应", "refusal": "拒绝", "none": "非响应"}
 
 
@@ -38,10 +46,18 @@ def response_features(text: str, context: tuple[ContextLine, ...], words: dict[s
                     features.append(f"rw_start:{kind}")
                 if core == w:
                     features.append(f"rw_exact:{kind}")
+    if REFUSAL_CUES.search(text):
+        features.append("§refuse_cue")
+    if NEGATION.search(text):
+        features.append("§neg")
+    if ASKING.search(text):
+        features.append("§ask")
     if context:
         features.append(f"§ctx_role:{context[-1].role}")
         if "@" in context[-1].content:
             features.append("§ctx_at")
+        # The task line being answered: tells task answers from unrelated chat.
+        features.extend(f"ctx2:{gram}" for gram in char_ngrams(context[-1].content, (2,)))
     return features
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,4 +52,56 @@ def fit_linear(
         weights=coef.T.astype(np.float32),
         bias=bias.astype(np.float32),
         meta={"features": len(vocabulary), "examples": len(examples), "C": c, **(meta or {})},
+    )
+
+
+def fit_heads(
+    groups: Mapping[str, tuple[Sequence[Any], Sequence[str]]],
+    featurise: Callable[[Any], list[str]],
+    *,
+    c: float = 4.0,
+    max_iter: int = 2000,
+    meta: dict[str, Any] | None = None,
+) -> LinearModel:
+    """Several independent softmax heads over one shared vocabulary, stored as one LinearModel.
+
+    ``groups`` maps a head name to (examples, labels); the classes of head ``h`` are named ``h:label``
+    and are meant to be read with ``LinearModel.probabilities(features, allowed=<that head's classes>)``.
+    Every head sees the same L2 row normalisation (over the shared vocabulary) as at run time.
+    """
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    feature_lists = {h: [sorted(set(featurise(e))) for e in ex] for h, (ex, _) in groups.items()}
+    vocabulary = {
+        f: i for i, f in enumerate(sorted({f for fl in feature_lists.values() for x in fl for f in x}))
+    }
+    classes: list[str] = []
+    weight_cols: list[np.ndarray] = []
+    biases: list[float] = []
+    for head, (_, labels) in groups.items():
+        rows, cols, values = [], [], []
+        for r, feats in enumerate(feature_lists[head]):
+            kept = [vocabulary[f] for f in feats]
+            rows.extend([r] * len(kept))
+            cols.extend(kept)
+            values.extend([1.0 / np.sqrt(len(kept)) if kept else 0.0] * len(kept))
+        matrix = csr_matrix((values, (rows, cols)), shape=(len(labels), len(vocabulary)), dtype=np.float64)
+        names = sorted(set(labels))
+        clf = LogisticRegression(C=c, max_iter=max_iter)
+        clf.fit(matrix, np.array([names.index(label) for label in labels]))
+        coef, bias = clf.coef_, clf.intercept_
+        if len(names) == 2:
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            bias = np.array([-bias[0] / 2, bias[0] / 2])
+        for j, name in enumerate(names):
+            classes.append(f"{head}:{name}")
+            weight_cols.append(coef[j])
+            biases.append(float(bias[j]))
+    return LinearModel(
+        classes=classes,
+        vocabulary=vocabulary,
+        weights=np.stack(weight_cols, axis=1).astype(np.float32),
+        bias=np.array(biases, dtype=np.float32),
+        meta={"features": len(vocabulary), "C": c, **(meta or {})},
     )

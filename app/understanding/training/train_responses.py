@@ -6,29 +6,41 @@ python -m app.understanding.training.train_responses      (part of make train)
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from app.understanding.corpus import load_rows, row_input
 from app.understanding.lexicon import DEFAULT_RESPONSE_WORDS
+from app.understanding.linear import LinearModel
 from app.understanding.responses import MODEL_PATH, response_features
 from app.understanding.training.fit import fit_linear
 
+# By 5-fold CV on train (training/cv.py folds), refusal F1: C=8 0.933, 16 0.940, 32 0.940, 64 0.947.
+C = 64.0
 
-def main() -> int:
-    rows = [r for r in load_rows(split="train") if r.get("open_task") and r["sender_role"] == "user"]
-    items = [row_input(r) for r in rows]
-    model = fit_linear(
-        items,
+
+def fit_response_model(rows: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> LinearModel:
+    rows = [r for r in rows if r.get("open_task") and r["sender_role"] == "user"]
+    return fit_linear(
+        [row_input(r) for r in rows],
         [str(r["after_sales_response"]) for r in rows],
         lambda m: response_features(m.text, m.context, DEFAULT_RESPONSE_WORDS),
-        c=8.0,
-        meta={
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "split": "train",
-            "rows": len(rows),
-        },
+        c=C,
+        meta=meta,
+    )
+
+
+def main() -> int:
+    rows = load_rows(split="train")
+    model = fit_response_model(
+        rows,
+        {"trained_at": datetime.now(UTC).isoformat(timespec="seconds"), "split": "train", "rows": len(rows)},
     )
     model.save(MODEL_PATH)
-    print(f"已训练售后响应模型：{len(rows)} 条训练数据，{len(model.vocabulary)} 个特征 → {MODEL_PATH}")
+    from app.understanding.training import train_intervention
+
+    train_intervention.main()  # make train runs this module last; the intervention heads come with it
+    rows_used, features = model.meta["examples"], len(model.vocabulary)
+    print(f"已训练售后响应模型：{rows_used} 条训练数据，{features} 个特征 → {MODEL_PATH}")
     return 0
 
 

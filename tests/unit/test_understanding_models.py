@@ -1,0 +1,83 @@
+"""The trained sub-models added to message understanding: intervention heads, response cues, context
+n-grams of the type model, and the shared-vocabulary multi-head fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.understanding import intervention
+from app.understanding.classifier import compile_lexicons, featurise
+from app.understanding.lexicon import DEFAULT_LEXICONS, DEFAULT_RESPONSE_WORDS
+from app.understanding.linear import LinearModel
+from app.understanding.responses import detect_response, response_features
+from app.understanding.types import ContextLine, MessageInput
+
+
+def test_type_features_carry_the_answered_lines_bigrams() -> None:
+    lex = compile_lexicons(DEFAULT_LEXICONS)
+    item = MessageInput("收到", "user", context=(ContextLine("operator", "拍三条自拍视频"),))
+    features = featurise(item, lex)
+    assert "ctx2:自拍" in features and "ctx2:视频" in features
+    assert not any(f.startswith("ctx2:") for f in featurise(MessageInput("收到", "user"), lex))
+
+
+def test_response_features_have_cues_and_task_line() -> None:
+    ctx = (ContextLine("staff", "@小李 麻烦扫码"),)
+    features = response_features("现在不方便 晚点再说吧", ctx, DEFAULT_RESPONSE_WORDS)
+    assert {"§refuse_cue", "§neg", "§ctx_role:staff", "§ctx_at", "ctx2:扫码"} <= set(features)
+    assert "§ask" in response_features("这个码用微信扫吗", (), DEFAULT_RESPONSE_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("现在不方便", "refusal"), ("懒得弄 以后再说", "refusal"), ("好的 马上扫", "response")],
+)
+def test_hesitation_is_a_refusal(text: str, expected: str) -> None:
+    ctx = (ContextLine("staff", "@阿芳 您的号掉线了，麻烦扫码重新登录"),)
+    assert detect_response(text, True, DEFAULT_RESPONSE_WORDS, ctx)[0] == expected
+
+
+def test_fit_heads_shares_one_vocabulary_and_reads_heads_separately() -> None:
+    from app.understanding.training.fit import fit_heads
+
+    groups = {
+        "a": (["甲乙", "甲丙", "丁戊", "丁己"], ["yes", "yes", "no", "no"]),
+        "b": (["子丑", "寅卯"], ["no", "yes"]),
+    }
+    model = fit_heads(groups, lambda text: list(text), c=10.0)
+    assert model.classes == ["a:no", "a:yes", "b:no", "b:yes"]
+    assert model.weights.shape == (len(model.vocabulary), 4)
+    probs = model.probabilities(["甲"], ("a:no", "a:yes"))
+    assert set(probs) == {"a:no", "a:yes"} and probs["a:yes"] > 0.5
+    assert model.probabilities(["寅"], ("b:no", "b:yes"))["b:yes"] > 0.5
+
+
+def test_intervention_heads_fall_back_to_regex_without_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(intervention, "load_intervention_model", lambda: None)
+    assert intervention.head_says("own", "我的结算单怎么少了三百")
+    assert not intervention.head_says("own", "实名认证要准备什么")
+    assert intervention.head_says("distrust", "这就是割韭菜")
+
+
+def test_intervention_heads_use_the_model_and_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    vocab = {"§rx:own": 0, "§rx:distrust": 1, "x": 2}
+    weights = np.zeros((3, 4), dtype=np.float32)
+    weights[2, 1] = 5.0  # "x" → own:yes
+    bias = np.array([0.0, 0.0, 0.0, -5.0], dtype=np.float32)
+    model = LinearModel(["own:no", "own:yes", "distrust:no", "distrust:yes"], vocab, weights, bias, {})
+    monkeypatch.setattr(intervention, "load_intervention_model", lambda: model)
+    monkeypatch.setattr(intervention, "head_features", lambda head, text: list(text))
+    assert intervention.head_says("own", "x") and not intervention.head_says("own", "y")
+    # distrust: a regex match suffices on its own
+    assert intervention.head_says("distrust", "骗子") and not intervention.head_says("distrust", "y")
+
+
+def test_shipped_intervention_model_loads() -> None:
+    path: Path = intervention.MODEL_PATH
+    if not path.exists():
+        pytest.skip("model not built")
+    model = LinearModel.load(path)
+    assert {"own:yes", "own:no", "distrust:yes", "distrust:no"} <= set(model.classes)
