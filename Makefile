@@ -73,9 +73,12 @@ train: install
 # Held-out evaluation; snownlp is installed for the comparison only, never imported by the hub.
 eval: install
 	@$(PY) -c "import snownlp" 2>/dev/null || $(PY) -m pip install --quiet 'snownlp==0.12.3'
-	$(PY) -m app.understanding.evaluate
-	$(PY) -m app.aftersales.scenarios
-	$(PY) -m app.alerts.scenarios
+	@# Every suite runs and reports; the target fails at the end if any missed its targets.
+	@status=0; \
+	$(PY) -m app.understanding.evaluate || status=1; \
+	$(PY) -m app.aftersales.scenarios || status=1; \
+	$(PY) -m app.alerts.scenarios || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) var/hub.db* .pytest_cache .mypy_cache .ruff_cache
