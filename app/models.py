@@ -18,13 +18,13 @@ from app.robots.models import CommandResult, Robot, RobotHealth, robot_groups
 from app.system.models import SystemSetting
 
 __all__ = [
-    "Alert",
-    "AlertDelivery",
-    "AlertLevel",
     "AfterSalesConflict",
     "AfterSalesReport",
     "AfterSalesStaff",
     "AfterSalesTask",
+    "Alert",
+    "AlertDelivery",
+    "AlertLevel",
     "ApiToken",
     "AuditEntry",
     "Base",
