@@ -39,6 +39,7 @@ TRY_GROUP_LOCKS = text(
     "SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) WHERE pg_try_advisory_xact_lock(7301, g)"
 )
 FLOW_CACHE_SECONDS = 5.0
+FOLLOW_UP_ROUNDS = 3  # rounds of "anything new in my groups?" after the locks are released
 YIELD_POLLS = 50
 YIELD_POLL_SECONDS = 0.002
 RUN_COLUMNS: Columns = (
@@ -73,6 +74,7 @@ class BatchOutcome:
     deferred: list[int] = field(default_factory=list)  # their group was busy in another job
     events: list[PendingEvent] = field(default_factory=list)
     yielded: bool = False  # the chunk ended early to let webhooks store (embedded SQLite)
+    held: list[int] = field(default_factory=list)  # groups this job held the lock of
 
     def merge(self, other: BatchOutcome) -> None:
         self.processed += other.processed
@@ -80,6 +82,7 @@ class BatchOutcome:
         self.failed += other.failed
         self.deferred += other.deferred
         self.events += other.events
+        self.held += other.held
 
 
 class RetrySafely(Exception):
@@ -137,26 +140,46 @@ class FlowExecutor:
         Messages of one group are processed in arrival order, since each reads the ones before it
         (context, waiting questions). Holding a per-group lock, a job processes all of the group's
         pending messages in id order, so a later job for that group finds them done; ids of a
-        group locked by another job come back as `deferred`. On SQLite the embedded runner
-        processes one batch at a time, which gives the same order."""
+        group locked by another job come back as `deferred`. Once its locks are released, a job
+        looks again for pending messages of the groups it held (stored while it worked, possibly
+        by jobs that found the group locked) and processes them too, so such jobs need not poll.
+        On SQLite the embedded runner processes one batch at a time, which gives the same order."""
         flow = await self.active_flow()
         outcome = BatchOutcome()
         done = 0
-        while done < MAX_BATCH:
-            try:
-                chunk = await self._process_chunk(flow, message_ids, outcome.retry, None)
-            except RetrySafely as failure:
-                known = {failure.message_id: failure}
-                chunk = await self._process_chunk(flow, message_ids, outcome.retry, known)
-            outcome.merge(chunk)
-            handled = len(chunk.processed) + len(chunk.retry) + len(chunk.failed)
-            done += handled
-            if chunk.yielded:
-                await self._let_webhooks_store()
-            elif handled < self.chunk_size or chunk.deferred:
+        ids = message_ids
+        for _round in range(FOLLOW_UP_ROUNDS + 1):
+            while done < MAX_BATCH:
+                try:
+                    chunk = await self._process_chunk(flow, ids, outcome.retry, None)
+                except RetrySafely as failure:
+                    known = {failure.message_id: failure}
+                    chunk = await self._process_chunk(flow, ids, outcome.retry, known)
+                outcome.merge(chunk)
+                handled = len(chunk.processed) + len(chunk.retry) + len(chunk.failed)
+                done += handled
+                if chunk.yielded:
+                    await self._let_webhooks_store()
+                elif handled < self.chunk_size or chunk.deferred:
+                    break
+            if not self.postgres or not outcome.held or done >= MAX_BATCH:
+                break
+            ids = await self._pending_in(sorted(set(outcome.held)))  # after commit: locks released
+            if not ids:
                 break
         outcome.deferred = sorted(set(outcome.deferred) - set(outcome.processed))
         return outcome
+
+    async def _pending_in(self, groups: list[int]) -> list[int]:
+        async with self.db.session() as session:
+            found = await session.execute(
+                select(Message.id)
+                .where(id_in(Message.group_id, groups, True), Message.status == "received")
+                .where(Message.attempts == 0)
+                .order_by(Message.id)
+                .limit(self.chunk_size)
+            )
+            return list(found.scalars())
 
     async def _let_webhooks_store(self) -> None:
         """SQLite has one writer: after an early commit, wait (briefly) until the waiting webhooks
@@ -190,6 +213,7 @@ class FlowExecutor:
         chunk = BatchOutcome()
         async with self.db.transaction() as session:
             groups, busy = await self._lock_groups(session, message_ids)
+            chunk.held = groups
             mine: ColumnElement[bool] = id_in(Message.id, message_ids, self.postgres)
             if busy:
                 deferred = await session.execute(

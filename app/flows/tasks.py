@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 SWEEP_CHUNK = 500
 STALE_AFTER = timedelta(seconds=30)
 RETRY_WINDOW = timedelta(minutes=6)
-DEFER_BUSY_SECONDS = 0.2
+# The job holding a busy group looks again after releasing it; this re-check is only a safety net.
+DEFER_BUSY_SECONDS = 2.0
 EMBEDDED_ORDER = asyncio.Lock()  # embedded: one processing batch at a time, in enqueue order
 
 

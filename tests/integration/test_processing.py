@@ -339,3 +339,72 @@ async def test_processing_commits_early_while_webhooks_wait_and_still_finishes(s
     async with scratch_db.session() as session:
         runs = (await session.execute(select(FlowRun).order_by(FlowRun.id))).scalars().all()
     assert [r.message_id for r in runs] == ids  # one run each, in arrival order
+
+
+@register_node
+class StoreAnotherNode(FlowNode):
+    """While the first message runs, a 'webhook' (its own committed transaction) stores another
+    message of the same group: it arrives after the job selected its chunk."""
+
+    type_name = "test_store_another"
+    title = "测试：处理中又到一条"
+    db: ClassVar[Database | None] = None
+    stored: ClassVar[list[int]] = []
+
+    async def run(self, ctx: NodeContext) -> NodeResult:
+        m = ctx.message
+        if m.text == "第一条" and self.db is not None:
+            async with self.db.transaction() as session:
+                later = Message(
+                    robot_id=m.robot_id,
+                    reported_by=[m.robot_id],
+                    group_id=m.group_id,
+                    group_name=m.group_name,
+                    sender_name=m.sender_name,
+                    text="处理中到达的",
+                    raw_text="处理中到达的",
+                    room_type=m.room_type,
+                    text_type=m.text_type,
+                    media_kind=m.media_kind,
+                    at_me=False,
+                    raw_payload={},
+                    received_at=ctx.now,
+                    dedup_key="later-" + str(m.id),
+                    status="received",
+                    attempts=0,
+                )
+                session.add(later)
+                await session.flush()
+                self.stored.append(later.id)
+        return NodeResult()
+
+
+async def test_a_job_processes_what_arrived_in_its_groups_while_it_held_them(scratch_db: Database) -> None:
+    """Jobs that found the group locked do not poll for it: the holder looks again after release."""
+    (first_id,) = await store(scratch_db, ["第一条"])
+    from app import clock
+
+    async with scratch_db.transaction() as session:
+        session.add(
+            FlowDefinition(
+                name="default",
+                version=3,
+                active=True,
+                created_at=clock.now(),
+                definition={
+                    "name": "default",
+                    "start": "receive",
+                    "nodes": {
+                        "receive": {"type": "receive", "next": "spawn"},
+                        "spawn": {"type": "test_store_another", "next": None},
+                    },
+                },
+            )
+        )
+    StoreAnotherNode.db, StoreAnotherNode.stored = scratch_db, []
+    try:
+        outcome = await FlowExecutor(scratch_db, max_attempts=3).process([first_id])
+    finally:
+        StoreAnotherNode.db = None
+    assert len(StoreAnotherNode.stored) == 1
+    assert outcome.processed == [first_id, StoreAnotherNode.stored[0]]
