@@ -40,7 +40,7 @@ from app.auth.service import audit
 from app.chat.models import ChatSession, Group
 from app.db import get_db
 from app.errors import InvalidInput, NotFound
-from app.web.envelope import ok
+from app.web.envelope import ok, ok_page
 from app.web.params import client_ip, parse_time
 
 
@@ -107,9 +107,7 @@ class AfterSalesApi(Controller):
         )
         async with get_db().session() as session:
             items, total = await search_tasks(session, f)
-        return ok(
-            {"items": [task_dict(t) for t in items], "total": total, "page": page, "page_size": page_size}
-        )
+        return ok_page([task_dict(t) for t in items], total, page, page_size)
 
     @get("/tasks/{task_id:int}", summary="售后任务详情（含状态历史）")
     async def get_one(self, task_id: int) -> Response[dict[str, Any]]:

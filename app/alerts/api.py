@@ -19,7 +19,7 @@ from app.auth.service import audit
 from app.chat.models import Group
 from app.db import get_db
 from app.errors import InvalidInput
-from app.web.envelope import ok
+from app.web.envelope import ok, ok_page
 from app.web.params import client_ip, parse_time
 
 
@@ -106,9 +106,7 @@ class AlertsApi(Controller):
         )
         async with get_db().session() as session:
             items, total = await search_alerts(session, f)
-        return ok(
-            {"items": [alert_dict(a) for a in items], "total": total, "page": page, "page_size": page_size}
-        )
+        return ok_page([alert_dict(a) for a in items], total, page, page_size)
 
     @get("/{alert_id:int}", summary="告警详情（含升级历史与通知记录）")
     async def get_one(self, alert_id: int) -> Response[dict[str, Any]]:

@@ -20,7 +20,7 @@ from app.chat.messages import (
 from app.chat.people import create_person, get_person, group_names, list_people, person_dict, update_person
 from app.chat.schemas import PersonIn, PersonPatch
 from app.db import get_db
-from app.web.envelope import ok
+from app.web.envelope import ok, ok_page
 from app.web.params import client_ip, parse_time
 
 
@@ -55,14 +55,7 @@ class MessagesApi(Controller):
         async with get_db().session() as session:
             items, total = await search_messages(session, f)
             robots = await robot_id_map(session)
-        return ok(
-            {
-                "items": [message_dict(m, robots) for m in items],
-                "total": total,
-                "page": page,
-                "page_size": page_size,
-            }
-        )
+        return ok_page([message_dict(m, robots) for m in items], total, page, page_size)
 
     @get("/{message_id:int}", summary="消息详情（含处理状态）")
     async def get_one(self, message_id: int, trace: bool = False) -> Response[dict[str, Any]]:
@@ -96,14 +89,7 @@ class PeopleApi(Controller):
         page_size = max(1, min(page_size, 200))
         async with get_db().session() as session:
             rows, total = await list_people(session, q, role, group, max(page, 1), page_size)
-        return ok(
-            {
-                "items": [person_dict(p, g) for p, g in rows],
-                "total": total,
-                "page": page,
-                "page_size": page_size,
-            }
-        )
+        return ok_page([person_dict(p, g) for p, g in rows], total, page, page_size)
 
     @get("/{person_id:int}", summary="人员详情")
     async def get_one(self, person_id: int) -> Response[dict[str, Any]]:

@@ -18,7 +18,7 @@ from app.commands.views import command_dict
 from app.db import get_db
 from app.errors import InvalidInput
 from app.robots.service import find_robot
-from app.web.envelope import ok
+from app.web.envelope import ok, ok_page
 from app.web.params import client_ip, parse_time
 
 
@@ -50,9 +50,7 @@ class CommandsApi(Controller):
         )
         async with get_db().session() as session:
             items, total = await search_commands(session, f)
-        return ok(
-            {"items": [command_dict(c) for c in items], "total": total, "page": page, "page_size": page_size}
-        )
+        return ok_page([command_dict(c) for c in items], total, page, page_size)
 
     @get("/{command_id:int}", summary="指令详情")
     async def get_one(self, command_id: int) -> Response[dict[str, Any]]:
