@@ -21,9 +21,16 @@ class LinearModel:
     weights: np.ndarray  # (n_features, n_classes), float32
     bias: np.ndarray  # (n_classes,)
     meta: dict[str, Any]
+    # Per-feature value (inverse document frequency) instead of 1.0; None = binary features.
+    idf: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._columns: dict[tuple[str, ...] | None, tuple[np.ndarray, list[str]]] = {}
+        if self.idf is None:
+            self._scaled, self._squares = self.weights, None
+        else:
+            self._scaled = self.weights * self.idf[:, None]
+            self._squares = np.square(self.idf)
 
     def scores(self, features: list[str]) -> np.ndarray:
         found = set(map(self.vocabulary.get, features))  # one C-level dict probe per feature
@@ -31,8 +38,9 @@ class LinearModel:
         if not found:
             return self.bias.copy()
         rows = np.fromiter(found, dtype=np.intp, count=len(found))
-        # Binary features, L2-normalised like at training time.
-        return self.weights[rows].sum(axis=0) / np.sqrt(len(rows)) + self.bias
+        # Feature values L2-normalised per message, like at training time.
+        norm = np.sqrt(len(rows) if self._squares is None else self._squares[rows].sum())
+        return self._scaled[rows].sum(axis=0) / norm + self.bias
 
     def _allowed_columns(self, allowed: tuple[str, ...] | None) -> tuple[np.ndarray, list[str]]:
         cached = self._columns.get(allowed)
@@ -57,6 +65,7 @@ class LinearModel:
             bias=self.bias.astype(np.float32),
             classes=np.array(self.classes, dtype=object),
             meta=np.array(json.dumps(self.meta, ensure_ascii=False)),
+            **({} if self.idf is None else {"idf": self.idf.astype(np.float32)}),
         )
 
     @classmethod
@@ -69,4 +78,5 @@ class LinearModel:
                 weights=np.asarray(data["weights"], dtype=np.float32),
                 bias=np.asarray(data["bias"], dtype=np.float32),
                 meta=json.loads(str(data["meta"])),
+                idf=np.asarray(data["idf"], dtype=np.float32) if "idf" in data else None,
             )

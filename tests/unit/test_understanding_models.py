@@ -55,6 +55,30 @@ def test_fit_heads_shares_one_vocabulary_and_reads_heads_separately() -> None:
     assert model.probabilities(["寅"], ("b:no", "b:yes"))["b:yes"] > 0.5
 
 
+def test_idf_weighted_fit_matches_run_time_scores_and_survives_save(tmp_path: Path) -> None:
+    from scipy.sparse import csr_matrix
+
+    from app.understanding.training.fit import fit_linear
+
+    texts = ["甲乙", "甲丙", "甲丁", "戊乙", "戊己"]
+    model = fit_linear(texts, ["x", "x", "x", "y", "y"], lambda text: list(text), c=10.0, idf=True)
+    assert model.idf is not None
+    # "甲" is in 3 of 5 examples, "丙" in 1: the rarer feature weighs more.
+    assert model.idf[model.vocabulary["丙"]] > model.idf[model.vocabulary["甲"]]
+    # Run-time scores equal the logistic regression's decision on the same normalised row.
+    row = np.zeros(len(model.vocabulary))
+    for ch in "甲丙":
+        row[model.vocabulary[ch]] = model.idf[model.vocabulary[ch]]
+    row /= np.linalg.norm(row)
+    expected = csr_matrix(row) @ model.weights + model.bias
+    assert np.allclose(model.scores(["甲", "丙", "未知"]), np.asarray(expected).ravel(), atol=1e-5)
+    model.save(tmp_path / "m.npz")
+    loaded = LinearModel.load(tmp_path / "m.npz")
+    assert np.allclose(loaded.scores(["甲", "丙"]), model.scores(["甲", "丙"]), atol=1e-6)
+    binary = fit_linear(texts, ["x", "x", "x", "y", "y"], lambda text: list(text), c=10.0)
+    assert binary.idf is None and LinearModel.load(tmp_path / "m.npz").idf is not None
+
+
 def test_intervention_heads_fall_back_to_regex_without_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(intervention, "load_intervention_model", lambda: None)
     assert intervention.head_says("own", "我的结算单怎么少了三百")

@@ -18,8 +18,11 @@ def fit_linear(
     c: float = 4.0,
     min_count: int = 1,
     max_iter: int = 2000,
+    idf: bool = False,
     meta: dict[str, Any] | None = None,
 ) -> LinearModel:
+    """``idf``: weigh each feature by its smoothed inverse document frequency (rare n-grams count
+    more than ones every message has) instead of 1.0; rows are L2-normalised either way."""
     from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
 
@@ -29,13 +32,18 @@ def fit_linear(
         for f in feats:
             counts[f] = counts.get(f, 0) + 1
     vocabulary = {f: i for i, f in enumerate(sorted(f for f, n in counts.items() if n >= min_count))}
+    feature_value = np.ones(len(vocabulary))
+    if idf:
+        frequency = np.array([counts[f] for f in vocabulary], dtype=np.float64)
+        feature_value = np.log((1 + len(examples)) / (1 + frequency)) + 1.0
     rows, cols, values = [], [], []
     for r, feats in enumerate(feature_lists):
         kept = [vocabulary[f] for f in feats if f in vocabulary]
-        norm = 1.0 / np.sqrt(len(kept)) if kept else 0.0
+        kept_values = feature_value[kept]
+        norm = 1.0 / np.sqrt(np.square(kept_values).sum()) if kept else 0.0
         rows.extend([r] * len(kept))
         cols.extend(kept)
-        values.extend([norm] * len(kept))
+        values.extend((kept_values * norm).tolist())
     matrix = csr_matrix((values, (rows, cols)), shape=(len(feature_lists), len(vocabulary)), dtype=np.float64)
     classes = sorted(set(labels))
     y = np.array([classes.index(label) for label in labels])
@@ -51,7 +59,8 @@ def fit_linear(
         vocabulary=vocabulary,
         weights=coef.T.astype(np.float32),
         bias=bias.astype(np.float32),
-        meta={"features": len(vocabulary), "examples": len(examples), "C": c, **(meta or {})},
+        meta={"features": len(vocabulary), "examples": len(examples), "C": c, "idf": idf, **(meta or {})},
+        idf=feature_value.astype(np.float32) if idf else None,
     )
 
 

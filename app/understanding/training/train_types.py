@@ -16,16 +16,17 @@ from app.understanding.corpus import CORPUS_PATH, load_rows, row_input
 from app.understanding.lexicon import DEFAULT_LEXICONS
 from app.understanding.training.fit import fit_linear
 
-C_GRID = (16.0, 48.0)
+C_GRID = (16.0, 32.0, 64.0)
 
 
-def fit_type_model(rows: list[dict[str, object]], c: float = 16.0, meta: dict[str, object] | None = None):
+def fit_type_model(rows: list[dict[str, object]], c: float = 32.0, meta: dict[str, object] | None = None):
     lexicons = compile_lexicons(DEFAULT_LEXICONS)
     return fit_linear(
         [row_input(r) for r in rows],
         [str(r["type"]) for r in rows],
         lambda m: featurise(m, lexicons),
         c=c,
+        idf=True,
         meta=meta,
     )
 
@@ -54,18 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = load_rows(split="train")
     rows.sort(key=lambda r: str(r["id"]))
-    lexicons = compile_lexicons(DEFAULT_LEXICONS)
     c = args.c
     if c is None:
         scores = {grid_c: cross_validate(rows, grid_c) for grid_c in C_GRID}
         c = max(scores, key=scores.__getitem__)
         print("交叉验证准确率：" + "，".join(f"C={k}: {v:.3f}" for k, v in scores.items()))
     started = time.perf_counter()
-    model = fit_linear(
-        [row_input(r) for r in rows],
-        [str(r["type"]) for r in rows],
-        lambda m: featurise(m, lexicons),
-        c=c,
+    model = fit_type_model(
+        rows,
+        c,
         meta={
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "corpus": CORPUS_PATH.name,
