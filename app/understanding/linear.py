@@ -58,15 +58,16 @@ class LinearModel:
 
     def save(self, path: Path) -> None:
         vocab = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        np.savez_compressed(
-            path,
-            vocabulary=np.array(vocab, dtype=object),
-            weights=self.weights.astype(np.float32),
-            bias=self.bias.astype(np.float32),
-            classes=np.array(self.classes, dtype=object),
-            meta=np.array(json.dumps(self.meta, ensure_ascii=False)),
-            **({} if self.idf is None else {"idf": self.idf.astype(np.float32)}),
-        )
+        arrays: dict[str, Any] = {
+            "vocabulary": np.array(vocab, dtype=object),
+            "weights": self.weights.astype(np.float32),
+            "bias": self.bias.astype(np.float32),
+            "classes": np.array(self.classes, dtype=object),
+            "meta": np.array(json.dumps(self.meta, ensure_ascii=False)),
+        }
+        if self.idf is not None:
+            arrays["idf"] = self.idf.astype(np.float32)
+        np.savez_compressed(path, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
