@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JsonValue, UTCDateTime
@@ -99,6 +100,14 @@ class Message(Base):
         Index("ix_messages_sender_received", "sender_name", "received_at"),
         Index("ix_messages_dedup", "dedup_key", "received_at"),
         Index("ix_messages_robot_received", "robot_id", "received_at"),
+        # Only the messages still to be processed, per group in id order (processing's look-ups).
+        Index(
+            "ix_messages_pending_group",
+            "group_id",
+            "id",
+            postgresql_where=sql_text("status = 'received'"),
+            sqlite_where=sql_text("status = 'received'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

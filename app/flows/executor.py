@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,17 @@ SQLITE_CHUNK = 20
 # messages in order) and this job's ids of that group are deferred.
 TRY_GROUP_LOCKS = text(
     "SELECT g FROM unnest(CAST(:groups AS int[])) AS t(g) WHERE pg_try_advisory_xact_lock(7301, g)"
+)
+# The oldest pending messages of each group, in id order: one ordered scan per group of the partial
+# index ix_messages_pending_group, stopping after :per_group rows. An ordered index scan marks the
+# entries of already-processed messages dead as it passes them, so this stays cheap as the table
+# grows, whatever the planner's statistics (a status look-up through a bitmap scan would visit every
+# message ever stored until a VACUUM).
+PENDING_IN_GROUPS = text(
+    "SELECT p.id, p.group_id FROM unnest(CAST(:groups AS bigint[])) AS g(id) CROSS JOIN LATERAL ("
+    " SELECT m.id, m.group_id FROM messages AS m"
+    " WHERE m.group_id = g.id AND m.status = 'received' AND m.attempts = 0"
+    " ORDER BY m.id LIMIT :per_group) AS p"
 )
 FLOW_CACHE_SECONDS = 5.0
 FOLLOW_UP_ROUNDS = 3  # rounds of "anything new in my groups?" after the locks are released
@@ -75,6 +87,7 @@ class BatchOutcome:
     events: list[PendingEvent] = field(default_factory=list)
     yielded: bool = False  # the chunk ended early to let webhooks store (embedded SQLite)
     held: list[int] = field(default_factory=list)  # groups this job held the lock of
+    more: bool = False  # a held group may have more pending messages than this chunk took
 
     def merge(self, other: BatchOutcome) -> None:
         self.processed += other.processed
@@ -160,7 +173,7 @@ class FlowExecutor:
                 done += handled
                 if chunk.yielded:
                     await self._let_webhooks_store()
-                elif handled < self.chunk_size or chunk.deferred:
+                elif chunk.deferred or handled == 0 or (handled < self.chunk_size and not chunk.more):
                     break
             if not self.postgres or not outcome.held or done >= MAX_BATCH:
                 break
@@ -172,14 +185,19 @@ class FlowExecutor:
 
     async def _pending_in(self, groups: list[int]) -> list[int]:
         async with self.db.session() as session:
-            found = await session.execute(
-                select(Message.id)
-                .where(id_in(Message.group_id, groups, True), Message.status == "received")
-                .where(Message.attempts == 0)
-                .order_by(Message.id)
-                .limit(self.chunk_size)
-            )
-            return list(found.scalars())
+            found, _more = await self._pending_by_group(session, groups)
+            return sorted(found)
+
+    async def _pending_by_group(
+        self, session: AsyncSession, groups: list[int]
+    ) -> tuple[dict[int, int], bool]:
+        """PostgreSQL: {id: group} of the oldest pending messages of these groups, about one chunk in
+        all (the first ids of each group, so each group's order holds), and whether a group may have
+        more."""
+        per_group = self.chunk_size // len(groups) + 1
+        rows = (await session.execute(PENDING_IN_GROUPS, {"groups": groups, "per_group": per_group})).all()
+        taken = Counter(group_id for _message_id, group_id in rows)
+        return dict(rows), any(n >= per_group for n in taken.values())
 
     async def _let_webhooks_store(self) -> None:
         """SQLite has one writer: after an early commit, wait (briefly) until the waiting webhooks
@@ -189,18 +207,73 @@ class FlowExecutor:
                 return
             await asyncio.sleep(YIELD_POLL_SECONDS)
 
-    async def _lock_groups(
-        self, session: AsyncSession, message_ids: list[int]
-    ) -> tuple[list[int], list[int]]:
-        """(groups this job may process, groups busy in another job)."""
+    async def _claim(
+        self, session: AsyncSession, message_ids: list[int], retrying: list[int], chunk: BatchOutcome
+    ) -> list[Message]:
+        """PostgreSQL: lock the groups of `message_ids` that no other job holds, and lock (FOR UPDATE)
+        the messages to process now: these ids and the held groups' pending messages, in id order.
+
+        Every look-up goes by primary key or by the ordered pending-per-group scan, never by a
+        status filter the planner could serve from a bloated index (see PENDING_IN_GROUPS)."""
+        own = (
+            await session.execute(
+                select(Message.id, Message.group_id, Message.status).where(
+                    id_in(Message.id, message_ids, True)
+                )
+            )
+        ).all()
+        groups = sorted({group for _id, group, _status in own if group is not None})
+        locked = (
+            set((await session.execute(TRY_GROUP_LOCKS, {"groups": groups})).scalars()) if groups else set()
+        )
+        chunk.held = sorted(locked)
+        skip = set(retrying)  # failed in this job: their retry is scheduled with back-off
+        pending = {i: g for i, g, status in own if status == "received" and i not in skip}
+        chunk.deferred = sorted(i for i, g in pending.items() if g is not None and g not in locked)
+        wanted = {i: g for i, g in pending.items() if g is None or g in locked}
+        if chunk.held:
+            in_groups, chunk.more = await self._pending_by_group(session, chunk.held)
+            if chunk.more:  # a group's later own ids wait until its earlier pending ones are done
+                last: dict[int, int] = {}
+                for i, g in in_groups.items():
+                    last[g] = max(i, last.get(g, i))
+                wanted = {i: g for i, g in wanted.items() if g is None or g not in last or i <= last[g]}
+            wanted.update((i, g) for i, g in in_groups.items() if i not in skip)
+        ids = sorted(wanted)[: self.chunk_size]
+        if not ids:
+            return []
+        # No status condition: the primary key is the only way to these rows. Rows processed in the
+        # meantime (a private message by another job) are dropped below.
+        query = (
+            select(Message)
+            .where(id_in(Message.id, ids, True))
+            .order_by(Message.id)
+            .with_for_update(skip_locked=True)
+        )
+        return [m for m in (await session.execute(query)).scalars() if m.status == "received"]
+
+    async def _claim_sqlite(
+        self, session: AsyncSession, message_ids: list[int], retrying: list[int], chunk: BatchOutcome
+    ) -> list[Message]:
+        """SQLite (embedded, one batch at a time, no other writer): these ids and their groups'
+        pending messages, in id order."""
         found = await session.execute(
-            select(Message.group_id).where(id_in(Message.id, message_ids, self.postgres)).distinct()
+            select(Message.group_id).where(id_in(Message.id, message_ids, False)).distinct()
         )
         groups = sorted(g for g in found.scalars() if g is not None)
-        if not groups or not self.postgres:
-            return groups, []
-        locked = set((await session.execute(TRY_GROUP_LOCKS, {"groups": groups})).scalars())
-        return sorted(locked), [g for g in groups if g not in locked]
+        chunk.held = groups
+        wanted: ColumnElement[bool] = id_in(Message.id, message_ids, False)
+        if groups:
+            wanted = wanted | (Message.group_id.in_(groups) & (Message.attempts == 0))
+        if retrying:
+            wanted = wanted & Message.id.not_in(retrying)
+        query = (
+            select(Message)
+            .where(wanted, Message.status == "received")
+            .order_by(Message.id)
+            .limit(self.chunk_size)
+        )
+        return list((await session.execute(query)).scalars().all())
 
     async def _process_chunk(
         self,
@@ -212,28 +285,10 @@ class FlowExecutor:
         """Fast path when `known_failures` is None, else safe mode."""
         chunk = BatchOutcome()
         async with self.db.transaction() as session:
-            groups, busy = await self._lock_groups(session, message_ids)
-            chunk.held = groups
-            mine: ColumnElement[bool] = id_in(Message.id, message_ids, self.postgres)
-            if busy:
-                deferred = await session.execute(
-                    select(Message.id).where(mine, Message.group_id.in_(busy), Message.status == "received")
-                )
-                chunk.deferred = list(deferred.scalars())
-                mine = mine & (Message.group_id.is_(None) | Message.group_id.not_in(busy))
-            wanted = mine
-            if groups:
-                wanted = wanted | (Message.group_id.in_(groups) & (Message.attempts == 0))
-            if retrying:  # failed in this job: their retry is scheduled with back-off
-                wanted = wanted & Message.id.not_in(retrying)
-            query = (
-                select(Message)
-                .where(wanted, Message.status == "received")
-                .order_by(Message.id)
-                .limit(self.chunk_size)
-                .with_for_update(skip_locked=True)
-            )
-            messages = (await session.execute(query)).scalars().all()
+            if self.postgres:
+                messages = await self._claim(session, message_ids, retrying, chunk)
+            else:
+                messages = await self._claim_sqlite(session, message_ids, retrying, chunk)
             batch: dict[str, Any] = {BATCH_MESSAGES: messages}
             traces: list[Trace] = []
             for message in messages:

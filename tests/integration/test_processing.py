@@ -408,3 +408,69 @@ async def test_a_job_processes_what_arrived_in_its_groups_while_it_held_them(scr
         StoreAnotherNode.db = None
     assert len(StoreAnotherNode.stored) == 1
     assert outcome.processed == [first_id, StoreAnotherNode.stored[0]]
+
+
+async def test_a_job_takes_each_held_groups_pending_messages_in_order_and_defers_busy_groups(
+    scratch_db: Database,
+) -> None:
+    """PostgreSQL: more pending messages than one chunk, over three groups; one group is busy in
+    another job (its advisory lock held elsewhere). The job processes the other two groups' backlog
+    chunk after chunk, each group in id order, and hands back its own ids of the busy group."""
+    from app import clock
+
+    await store(scratch_db, ["先存一条"])  # robot + flow (its own group, left alone here)
+    async with scratch_db.transaction() as session:
+        robot_pk = (await session.execute(select(Robot.id))).scalar_one()
+        rows = [
+            {
+                "robot_id": robot_pk,
+                "reported_by": [robot_pk],
+                "group_name": f"积压群{i % 3}",
+                "sender_name": "张三",
+                "text": f"积压{i}",
+                "raw_text": f"积压{i}",
+                "room_type": 1,
+                "text_type": 1,
+                "media_kind": "text",
+                "raw_payload": {},
+                "received_at": clock.now(),
+                "dedup_key": f"backlog-{i}",
+                "status": "received",
+                "attempts": 0,
+            }
+            for i in range(40)
+        ]
+        await session.execute(insert(Message), rows)
+    from app.chat.groups import ensure_groups
+
+    async with scratch_db.transaction() as session:
+        group_ids = await ensure_groups(session, {f"积压群{i}": ("", 1) for i in range(3)}, clock.now())
+        for name, gid in group_ids.items():
+            await session.execute(
+                text("UPDATE messages SET group_id = :g WHERE group_name = :n"), {"g": gid, "n": name}
+            )
+        backlog = list(
+            (await session.execute(select(Message.id).where(Message.text.like("积压%")))).scalars()
+        )
+    busy = group_ids["积压群2"]
+    executor = FlowExecutor(scratch_db, max_attempts=3)
+    executor.chunk_size = 5  # 13 or 14 messages per group: several chunks
+    async with scratch_db.transaction() as other_job:
+        await other_job.execute(text("SELECT pg_advisory_xact_lock(7301, :g)"), {"g": busy})
+        outcome = await executor.process(sorted(backlog)[-3:])  # the last three: one per group
+    async with scratch_db.session() as session:
+        found = (await session.execute(select(Message.id, Message.group_id, Message.status))).all()
+    by_id = {i: (g, status) for i, g, status in found}
+    free = [i for i in backlog if by_id[i][0] != busy]
+    assert sorted(outcome.processed) == sorted(free)
+    assert all(by_id[i][1] == "processed" for i in free)
+    assert all(by_id[i][1] == "received" for i in backlog if by_id[i][0] == busy)
+    assert outcome.deferred == [max(i for i in backlog if by_id[i][0] == busy)]
+    for group in group_ids.values():  # each group in arrival order
+        order = [i for i in outcome.processed if by_id[i][0] == group]
+        assert order == sorted(order)
+    async with scratch_db.session() as session:
+        runs = [r for (r,) in (await session.execute(select(FlowRun.message_id).order_by(FlowRun.id))).all()]
+    for group in group_ids.values():
+        order = [i for i in runs if by_id[i][0] == group]
+        assert order == sorted(order)
