@@ -474,3 +474,56 @@ async def test_a_job_takes_each_held_groups_pending_messages_in_order_and_defers
     for group in group_ids.values():
         order = [i for i in runs if by_id[i][0] == group]
         assert order == sorted(order)
+
+
+async def test_bulk_insert_keeps_every_value_and_the_order_of_the_rows(scratch_db: Database) -> None:
+    """The PostgreSQL bulk insert (one JSON parameter) stores text, JSON, times and flags exactly,
+    and gives ids in the order of the rows."""
+    from app import clock
+    from app.ingest.pg_insert import insert_messages
+
+    await store(scratch_db, ["先存一条"])  # the robot
+    tricky = [
+        '引号 " 反斜杠 \\ 换行\n制表\t',
+        "emoji 😀👍🏻 and ‮ rtl",
+        "",
+        "</script><b>&amp;</b>",
+        "'; DROP TABLE x; --",
+    ]
+    now = clock.now()
+    async with scratch_db.transaction() as session:
+        robot_pk = (await session.execute(select(Robot.id))).scalar_one()
+        rows = [
+            {
+                "robot_id": robot_pk,
+                "reported_by": [robot_pk, 7],
+                "group_id": None,
+                "group_name": f"群{i}",
+                "group_remark": t,
+                "sender_name": f"发送者{i}",
+                "text": t,
+                "raw_text": t + "!",
+                "room_type": 2,
+                "text_type": 1,
+                "media_kind": "text",
+                "at_me": i % 2 == 0,
+                "raw_payload": {"spoken": t, "nested": {"n": i, "f": 1.5, "none": None, "list": [t]}},
+                "received_at": now,
+                "dedup_key": f"bulk-{i}",
+                "status": "received",
+                "attempts": 0,
+                "is_staff_intervention": False,
+                "intervention_needed": i == 1,
+            }
+            for i, t in enumerate(tricky)
+        ]
+        ids = await insert_messages(session, rows)
+    assert ids == sorted(ids)
+    async with scratch_db.session() as session:
+        stored = {
+            m.id: m for m in (await session.execute(select(Message).where(Message.id.in_(ids)))).scalars()
+        }
+    for message_id, row in zip(ids, rows, strict=True):
+        m = stored[message_id]
+        for column, value in row.items():
+            assert getattr(m, column) == value, column
