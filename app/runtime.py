@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.db import Database
@@ -16,6 +17,11 @@ class Runtime:
     db: Database
     bus: EventBus
     executor: FlowExecutor
+    # Processing batches allowed to run at once in this process (HUB_PROCESSING_CONCURRENCY).
+    processing_slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.processing_slots = asyncio.Semaphore(self.settings.processing_concurrency)
 
 
 def load_plugins() -> None:

@@ -34,6 +34,8 @@ def test_postgres_urls_map_to_psycopg() -> None:
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"HUB_API_TOKEN": "short"}, "HUB_API_TOKEN"),
         ({"WORKTOOL_API_BASE": "ftp://x"}, "WORKTOOL_API_BASE"),
+        ({"HUB_PROCESSING_CONCURRENCY": "0"}, "HUB_PROCESSING_CONCURRENCY"),
+        ({"HUB_PROCESSING_CONCURRENCY": "many"}, "HUB_PROCESSING_CONCURRENCY"),
     ],
 )
 def test_invalid_settings_name_the_variable(env: dict[str, str], needle: str) -> None:
@@ -57,3 +59,14 @@ def test_demo_sandbox_flag_is_off_by_default_and_validated() -> None:
         assert load_settings({**BASE, "HUB_DEMO_SANDBOX": off}).demo_sandbox is False
     with pytest.raises(ConfigError, match="HUB_DEMO_SANDBOX"):
         load_settings({**BASE, "HUB_DEMO_SANDBOX": "maybe"})
+
+
+async def test_processing_slots_follow_the_setting() -> None:
+    from app.runtime import Runtime
+
+    assert load_settings(BASE).processing_concurrency == 3
+    settings = load_settings({**BASE, "HUB_PROCESSING_CONCURRENCY": "2"})
+    runtime = Runtime(settings, None, None, None)  # type: ignore[arg-type]
+    async with runtime.processing_slots, runtime.processing_slots:
+        assert runtime.processing_slots.locked()  # a third batch would wait
+    assert not runtime.processing_slots.locked()
