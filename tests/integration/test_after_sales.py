@@ -88,6 +88,13 @@ def world(hub: HubProcess, stub: WorkToolStub) -> dict[str, Any]:
                 "/api/people", json={"display_name": name, "role": "after_sales", "skills": skills}
             )
             assert answer.status_code == 201, answer.text
+        # Round-the-clock hours (start == end): the default 09:00–21:00 would make the agents
+        # offline whenever the suite runs in the evening or at night.
+        for staff in api.get("/api/after-sales/staff").json()["data"]["items"]:
+            answer = api.put(
+                f"/api/after-sales/staff/{staff['id']}", json={"work_start": "00:00", "work_end": "00:00"}
+            )
+            assert answer.status_code == 200, answer.text
         api.post("/api/people", json={"display_name": "运营老板", "role": "operator"})
         answer = api.put(
             "/api/after-sales/settings",
