@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.understanding.linear import LinearModel
+from app.understanding.responses import core_text
 from app.understanding.textfeatures import char_ngrams, normalise, shape_tokens
 from app.understanding.types import (
     CATEGORY_OF_ROLE,
@@ -20,6 +21,19 @@ from app.understanding.types import (
 )
 
 MODEL_PATH = Path(__file__).parent / "model" / "types.npz"
+# Short answers to an open task take the task's topic (corpus label guide): the task type decides
+# between the two task-answer types, which the text alone often cannot.
+TASK_FAMILY: dict[str, str | None] = {
+    "扫码登录": "chat_after_sales",
+    "实名认证": "chat_after_sales",
+    "视频号认证": "chat_after_sales",
+    "绑定手机": "chat_after_sales",
+    "发作品": "chat_cooperation",
+    "自拍视频": "chat_cooperation",
+    "其他": None,
+}
+TASK_ANSWER_TYPES = ("chat_after_sales", "chat_cooperation")
+SHORT_ANSWER_CHARS = 10
 QUESTION = re.compile(r"[?？吗呢]\s*$|^(请问|怎么|为什么|咋)")
 
 
@@ -107,9 +121,18 @@ def classify(
     probabilities = model.probabilities(featurise(message, lexicons, all_hits), allowed)
     chosen = max(probabilities, key=probabilities.__getitem__)
     confidence = probabilities[chosen]
+    family = TASK_FAMILY.get(message.open_task_type or "")
+    if family and chosen in TASK_ANSWER_TYPES and chosen != family and _is_short_answer(message.text):
+        confidence = probabilities[chosen] + probabilities[family]
+        reason = _reason(f"简短回答，跟随进行中的任务（{message.open_task_type}）", confidence, hits, family)
+        return Classification(family, round(confidence, 4), reason, "model")
     return Classification(
         chosen, round(confidence, 4), _reason("模型判断", confidence, hits, chosen), "model"
     )
+
+
+def _is_short_answer(text: str) -> bool:
+    return len(core_text(text)) <= SHORT_ANSWER_CHARS
 
 
 def _classify_by_rules(category: str, hits: dict[str, list[str]]) -> Classification:

@@ -55,12 +55,15 @@ def at_names(text: str) -> tuple[str, ...]:
     return tuple(m.group(0)[1:].strip() for m in AT_MENTION.finditer(text))
 
 
-def message_input(message: Message, context: tuple[ContextLine, ...], open_task: bool) -> MessageInput:
+def message_input(
+    message: Message, context: tuple[ContextLine, ...], open_task: bool, open_task_type: str | None = None
+) -> MessageInput:
     return MessageInput(
         text=message.text or "",
         sender_role=message.sender_role or "user",
         at_names=at_names(message.text or ""),
         context=context,
         open_task=open_task,
+        open_task_type=open_task_type if open_task else None,
         media_kind=message.media_kind,
     )

@@ -36,7 +36,8 @@ class ClassifyMessageNode(FlowNode):
         if "lexicons" not in ctx.batch:
             ctx.batch["lexicons"] = compile_lexicons(await load_lexicons(ctx.session))
         context = await batch_context(ctx.session, ctx.message, ctx.batch.setdefault("context", {}))
-        item = message_input(ctx.message, context, bool(ctx.data.get("open_task")))
+        task = ctx.data.get("open_task")
+        item = message_input(ctx.message, context, bool(task), getattr(task, "task_type", None))
         ctx.data["input"] = item
         result = classify(item, ctx.batch["lexicons"])
         result = await self._ask_llm_if_unsure(item, result)

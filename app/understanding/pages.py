@@ -12,6 +12,7 @@ from app.auth.service import audit
 from app.db import get_db
 from app.errors import HubError, InvalidInput
 from app.system.service import put_setting
+from app.understanding.classifier import TASK_FAMILY
 from app.understanding.lexicon import (
     NAME_PATTERNS_KEY,
     RESPONSE_KEY,
@@ -52,6 +53,7 @@ class UnderstandingPages(Controller):
             "understanding/settings.html",
             "settings",
             types=MESSAGE_TYPES,
+            task_types=TASK_FAMILY,
             lexicons=lexicons,
             patterns=patterns,
             responses=responses,
@@ -97,6 +99,7 @@ class UnderstandingPages(Controller):
             message=str(form.get("message", "")),
             sender_role=str(form.get("sender_role", "user")),
             open_task=form.get("open_task") == "on",
+            open_task_type=str(form.get("open_task_type", "")) or None,
         )
         try:
             async with get_db().session() as session:

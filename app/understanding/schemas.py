@@ -17,3 +17,4 @@ class IdentifyTypeIn(msgspec.Struct, frozen=True):
     sender_role: str = "user"
     context: list[ContextItem] = []
     open_task: bool = False
+    open_task_type: str | None = None  # the open task's type: 扫码登录 … 发作品, 自拍视频, 其他

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput
-from app.understanding.classifier import classify, compile_lexicons
+from app.understanding.classifier import TASK_FAMILY, classify, compile_lexicons
 from app.understanding.context import at_names
 from app.understanding.lexicon import load_lexicons, load_response_words
 from app.understanding.llm_gateway import llm_tier
@@ -40,6 +40,9 @@ def to_input(data: IdentifyTypeIn) -> MessageInput:
         raise InvalidInput("message 不能为空")
     if len(text) > MAX_TEXT:
         raise InvalidInput(f"message 过长（最多 {MAX_TEXT} 个字符）")
+    if data.open_task_type is not None and data.open_task_type not in TASK_FAMILY:
+        choices = " | ".join(TASK_FAMILY)
+        raise InvalidInput(f"open_task_type 取值无效：{data.open_task_type}（可选 {choices}）")
     if data.sender_role not in ROLES:
         raise InvalidInput(f"sender_role 取值无效：{data.sender_role}（可选 user | staff | operator）")
     context = tuple(
@@ -51,6 +54,7 @@ def to_input(data: IdentifyTypeIn) -> MessageInput:
         at_names=at_names(text),
         context=context,
         open_task=data.open_task,
+        open_task_type=data.open_task_type if data.open_task else None,
     )
 
 

@@ -194,6 +194,21 @@ def test_staff_at_then_user_responds_gets_a_settled_comfort_reply(
     assert done["staff_follow_up_time"] and done["completed_at"]
 
 
+def test_a_short_answer_takes_the_topic_of_the_open_task(hub: HubProcess, world: dict[str, Any]) -> None:
+    post(world, "售后小王", "@钱多多 麻烦扫一下码登录")
+    task_of(hub, "钱多多", status="waiting_user_response")
+    reply = post(world, "钱多多", "好哒 立马安排👌")  # alone, reads like an answer to a shooting task
+
+    def processed() -> dict[str, Any] | None:
+        with hub.api() as api:
+            data: dict[str, Any] = api.get(f"/api/messages/{reply}").json()["data"]
+        return data if data["processing_status"] == "processed" else None
+
+    message = wait_for(processed)
+    assert message["type"] == "chat_after_sales" and "扫码登录" in message["reason"]
+    task_of(hub, "钱多多", user_response_status="responded")
+
+
 def test_refusal_lowers_cooperation_and_silence_times_out(hub: HubProcess, world: dict[str, Any]) -> None:
     post(world, "售后小王", "@李四 请完成一下实名认证")
     task_of(hub, "李四", status="waiting_user_response")

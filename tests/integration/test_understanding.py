@@ -106,7 +106,16 @@ def test_identify_type_contract(hub: HubProcess) -> None:
             json={"message": "@老王 明天记得把视频发了", "sender_role": "staff"},
         ).json()["data"]
         assert staff["category"] == "staff"
+        answers = [
+            api.post(
+                "/api/messages/identify-type",
+                json={"message": "弄好了", "open_task": True, "open_task_type": task_type},
+            ).json()["data"]["type"]
+            for task_type in ("发作品", "扫码登录")
+        ]
+        assert answers == ["chat_cooperation", "chat_after_sales"]
         for bad, needle in [
+            ({"message": "好", "open_task": True, "open_task_type": "搬砖"}, "open_task_type"),
             ({"message": ""}, "不能为空"),
             ({"message": "长" * 2001}, "过长"),
             ({"message": "好", "sender_role": "boss"}, "sender_role"),

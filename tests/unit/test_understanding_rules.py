@@ -118,3 +118,23 @@ def test_metrics() -> None:
     assert confusion(gold, pred, ["a", "b", "c"]) == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
     b = binary_scores([True, False, True], [True, True, False])
     assert (b.precision, b.recall) == (0.5, 0.5)
+
+
+def test_short_answers_to_an_open_task_follow_the_tasks_topic() -> None:
+    def typed(text: str, task_type: str | None) -> Classification:
+        return classify(MessageInput(text, "user", open_task=True, open_task_type=task_type), LEX)
+
+    for text in ("弄好了", "收到", "好 等我下班"):
+        assert typed(text, "发作品").type == "chat_cooperation", text
+        assert typed(text, "扫码登录").type == "chat_after_sales", text
+    assert "跟随进行中的任务（发作品）" in typed("收到", "发作品").reason
+    # A longer line keeps its own topic; "其他" tasks and unknown types decide nothing.
+    assert typed("我的作品好像没通过审核 要重拍吗 我该怎么办呢", "扫码登录").type == "chat_cooperation"
+    assert typed("收到", "其他").type == typed("收到", None).type
+
+
+def test_every_after_sales_task_type_has_a_topic_entry() -> None:
+    from app.aftersales.models import TASK_TYPES
+    from app.understanding.classifier import TASK_FAMILY
+
+    assert set(TASK_FAMILY) == set(TASK_TYPES)
