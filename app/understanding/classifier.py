@@ -20,7 +20,7 @@ from app.understanding.types import (
     MessageInput,
 )
 
-MODEL_PATH = Path(__file__).parent / "model" / "types.npz"
+MODEL_DIR = Path(__file__).parent / "model"
 # Short answers to an open task take the task's topic (corpus label guide): the task type decides
 # between the two task-answer types, which the text alone often cannot.
 TASK_FAMILY: dict[str, str | None] = {
@@ -94,9 +94,36 @@ def featurise(
     return features
 
 
+@dataclass(frozen=True)
+class TypeModel:
+    """One model per sender category (user / staff / operator), each with its own vocabulary and
+    n-gram weights: a message is only ever compared with the types of its sender's category."""
+
+    by_category: dict[str, LinearModel]
+
+    @staticmethod
+    def path(category: str) -> Path:
+        return MODEL_DIR / f"types-{category}.npz"
+
+    def probabilities(self, features: list[str], category: str) -> dict[str, float]:
+        return self.by_category[category].probabilities(features)
+
+    def save(self) -> list[Path]:
+        for category, model in self.by_category.items():
+            model.save(self.path(category))
+        return [self.path(category) for category in self.by_category]
+
+    @classmethod
+    def load(cls) -> TypeModel | None:
+        paths = {category: cls.path(category) for category in TYPES_BY_CATEGORY}
+        if not all(path.exists() for path in paths.values()):
+            return None
+        return cls({category: LinearModel.load(path) for category, path in paths.items()})
+
+
 @lru_cache(maxsize=1)
-def load_type_model() -> LinearModel | None:
-    return LinearModel.load(MODEL_PATH) if MODEL_PATH.exists() else None
+def load_type_model() -> TypeModel | None:
+    return TypeModel.load()
 
 
 def _reason(prefix: str, confidence: float, hits: dict[str, list[str]], chosen: str) -> str:
@@ -106,7 +133,7 @@ def _reason(prefix: str, confidence: float, hits: dict[str, list[str]], chosen: 
 
 
 def classify(
-    message: MessageInput, lexicons: CompiledLexicons, model: LinearModel | None = None
+    message: MessageInput, lexicons: CompiledLexicons, model: TypeModel | None = None
 ) -> Classification:
     category = CATEGORY_OF_ROLE.get(message.sender_role, "user")
     allowed = TYPES_BY_CATEGORY[category]
@@ -118,7 +145,7 @@ def classify(
     hits = {code: words for code, words in all_hits.items() if code in allowed}
     if model is None:
         return _classify_by_rules(category, hits)
-    probabilities = model.probabilities(featurise(message, lexicons, all_hits), allowed)
+    probabilities = model.probabilities(featurise(message, lexicons, all_hits), category)
     chosen = max(probabilities, key=probabilities.__getitem__)
     confidence = probabilities[chosen]
     family = TASK_FAMILY.get(message.open_task_type or "")

