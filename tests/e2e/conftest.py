@@ -177,14 +177,15 @@ async def page(browser: Browser, hub: HubProcess, request: pytest.FixtureRequest
 
 
 async def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
-    """Save the viewport (1440×900) to test-artifacts/; optionally also to docs/screenshots/.
+    """Save the viewport (1440×900) to test-artifacts/; with ``docs`` and UPDATE_DOCS_SCREENSHOTS=1 also
+    to docs/screenshots/ (a plain test run leaves the tracked pictures alone).
     Running CSS animations (the new-row highlight) finish first, so pictures are stable."""
     # A row replaced mid-animation (its processed version) cancels it: finished rejects then.
     await page.evaluate("Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)))")
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=path)
-    if docs:
+    if docs and os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         (DOCS_SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
     return path
