@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1440, "height": 900}
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+UPDATE_DOCS = os.environ.get("UPDATE_SCREENSHOTS", "").lower() in {"1", "true", "yes"}
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin-pass-123"
 UI_TIMEOUT_MS = 10_000
@@ -177,7 +178,7 @@ async def page(browser: Browser, hub: HubProcess, request: pytest.FixtureRequest
 
 
 async def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
-    """Save the viewport (1440×900) to test-artifacts/; with ``docs`` and UPDATE_DOCS_SCREENSHOTS=1 also
+    """Save the viewport (1440×900) to test-artifacts/; with ``docs`` and UPDATE_SCREENSHOTS=1 also
     to docs/screenshots/ (a plain test run leaves the tracked pictures alone).
     Running CSS animations (the new-row highlight) finish first, so pictures are stable."""
     # A row replaced mid-animation (its processed version) cancels it: finished rejects then.
@@ -185,7 +186,7 @@ async def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=path)
-    if docs and os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+    if docs and UPDATE_DOCS:
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         (DOCS_SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
     return path

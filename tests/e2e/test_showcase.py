@@ -7,7 +7,6 @@ with UPDATE_SCREENSHOTS=1 it also replaces docs/screenshots/dashboard.png.
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import datetime
 
@@ -19,8 +18,6 @@ from tests.conftest import HubProcess
 from tests.e2e.conftest import admin_state, new_context, post_message, screenshot
 
 pytestmark = pytest.mark.e2e
-
-UPDATE_DOCS = os.environ.get("UPDATE_SCREENSHOTS", "").lower() in {"1", "true", "yes"}
 
 
 async def test_dashboard_with_demo_traffic(
@@ -48,6 +45,6 @@ async def test_dashboard_with_demo_traffic(
         await expect(rows.first).to_contain_text(script.lines[-1][1])
         await expect(rows.nth(1)).to_contain_text(f"{script.lines[-2][0]} 工作人员")  # registry role
         await expect(rows).to_have_count(seeded + len(script.lines))
-        await screenshot(page, "dashboard", docs=UPDATE_DOCS)
+        await screenshot(page, "dashboard", docs=True)
     finally:
         await context.close()
