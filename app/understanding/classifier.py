@@ -34,6 +34,14 @@ TASK_FAMILY: dict[str, str | None] = {
 }
 TASK_ANSWER_TYPES = ("chat_after_sales", "chat_cooperation")
 SHORT_ANSWER_CHARS = 10
+# A question that names an after-sales step and says it went wrong for the asker is about their own
+# process (label guide: "it needs doing, it failed, a code expired"), not an abstract inquiry.
+AFTER_SALES_STEP = re.compile(
+    r"扫码|扫一?下码|二维码|登录|登陆|登不|实名|人脸|刷脸|认证|绑定|换绑|手机号|验证码|掉线|解封"
+)
+OWN_TROUBLE = re.compile(
+    r"失败|不上|不了|不行|过期|掉了|掉线|换了|没收到|收不到|出错|报错|异常|我的号|我这个号|我号|显示|提示|一直"
+)
 QUESTION = re.compile(r"[?？吗呢]\s*$|^(请问|怎么|为什么|咋)")
 
 
@@ -148,14 +156,44 @@ def classify(
     probabilities = model.probabilities(featurise(message, lexicons, all_hits), category)
     chosen = max(probabilities, key=probabilities.__getitem__)
     confidence = probabilities[chosen]
-    family = TASK_FAMILY.get(message.open_task_type or "")
-    if family and chosen in TASK_ANSWER_TYPES and chosen != family and _is_short_answer(message.text):
-        confidence = probabilities[chosen] + probabilities[family]
-        reason = _reason(f"简短回答，跟随进行中的任务（{message.open_task_type}）", confidence, hits, family)
-        return Classification(family, round(confidence, 4), reason, "model")
-    return Classification(
-        chosen, round(confidence, 4), _reason("模型判断", confidence, hits, chosen), "model"
+    return (
+        _own_after_sales_trouble(message, chosen, probabilities, hits)
+        or _answer_to_open_task(message, chosen, probabilities, hits)
+        or Classification(
+            chosen, round(confidence, 4), _reason("模型判断", confidence, hits, chosen), "model"
+        )
     )
+
+
+def _own_after_sales_trouble(
+    message: MessageInput, chosen: str, probabilities: dict[str, float], hits: dict[str, list[str]]
+) -> Classification | None:
+    if chosen != "chat_inquiry":
+        return None
+    step, trouble = AFTER_SALES_STEP.search(message.text), OWN_TROUBLE.search(message.text)
+    if not (step and trouble):
+        return None
+    confidence = probabilities["chat_after_sales"] + probabilities[chosen]
+    prefix = f"自己的售后步骤出了问题（{step.group(0)}、{trouble.group(0)}）"
+    return Classification(
+        "chat_after_sales",
+        round(confidence, 4),
+        _reason(prefix, confidence, hits, "chat_after_sales"),
+        "model",
+    )
+
+
+def _answer_to_open_task(
+    message: MessageInput, chosen: str, probabilities: dict[str, float], hits: dict[str, list[str]]
+) -> Classification | None:
+    family = TASK_FAMILY.get(message.open_task_type or "")
+    if not family or chosen not in TASK_ANSWER_TYPES or chosen == family:
+        return None
+    if not _is_short_answer(message.text):
+        return None
+    confidence = probabilities[chosen] + probabilities[family]
+    reason = _reason(f"简短回答，跟随进行中的任务（{message.open_task_type}）", confidence, hits, family)
+    return Classification(family, round(confidence, 4), reason, "model")
 
 
 def _is_short_answer(text: str) -> bool:

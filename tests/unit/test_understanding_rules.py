@@ -138,3 +138,19 @@ def test_every_after_sales_task_type_has_a_topic_entry() -> None:
     from app.understanding.classifier import TASK_FAMILY
 
     assert set(TASK_FAMILY) == set(TASK_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("实名认证一直失败怎么办", "chat_after_sales"),
+        ("手机号换了，怎么重新绑定", "chat_after_sales"),
+        ("我的号登录不上了，要扫码吗", "chat_after_sales"),
+        ("实名认证要准备啥", "chat_inquiry"),  # abstract: no trouble of the asker's own
+        ("结算一直显示处理中是为啥", "chat_inquiry"),  # trouble, but not with an after-sales step
+    ],
+)
+def test_trouble_with_an_own_after_sales_step_is_after_sales(text: str, expected: str) -> None:
+    result = classify(MessageInput(text, "user"), LEX)
+    assert result.type == expected
+    assert ("自己的售后步骤出了问题" in result.reason) == (expected == "chat_after_sales")
