@@ -234,7 +234,8 @@ def build_messages(message: MessageInput, category: str) -> list[Json]:
         parts.append(f"最近的上下文（从早到晚）：\n{lines}")
     else:
         parts.append("最近的上下文：无")
-    parts.append(f"发送者在本群是否有未完成的售后任务：{'是' if message.open_task else '否'}")
+    task = f"是（{message.open_task_type}）" if message.open_task and message.open_task_type else None
+    parts.append(f"发送者在本群是否有未完成的售后任务：{task or ('是' if message.open_task else '否')}")
     parts.append(f"消息中@的人：{'、'.join(message.at_names) if message.at_names else '无'}")
     if message.media_kind != "text":
         parts.append(f"消息形式：{message.media_kind}（以下为其中携带的文字）")

@@ -154,3 +154,16 @@ def test_trouble_with_an_own_after_sales_step_is_after_sales(text: str, expected
     result = classify(MessageInput(text, "user"), LEX)
     assert result.type == expected
     assert ("自己的售后步骤出了问题" in result.reason) == (expected == "chat_after_sales")
+
+
+def test_llm_prompt_names_the_open_tasks_type() -> None:
+    from app.understanding.llm import build_messages
+
+    def prompt(item: MessageInput) -> str:
+        return str(build_messages(item, "user")[-1]["content"])
+
+    assert "未完成的售后任务：是（发作品）" in prompt(
+        MessageInput("收到", open_task=True, open_task_type="发作品")
+    )
+    assert "未完成的售后任务：是\n" in prompt(MessageInput("收到", open_task=True))
+    assert "未完成的售后任务：否" in prompt(MessageInput("收到"))
