@@ -186,7 +186,7 @@ def _own_after_sales_trouble(
 def _answer_to_open_task(
     message: MessageInput, chosen: str, probabilities: dict[str, float], hits: dict[str, list[str]]
 ) -> Classification | None:
-    family = TASK_FAMILY.get(message.open_task_type or "")
+    family = TASK_FAMILY.get(message.open_task_type or "") if message.open_task else None
     if not family or chosen not in TASK_ANSWER_TYPES or chosen == family:
         return None
     if not _is_short_answer(message.text):

@@ -64,6 +64,6 @@ def message_input(
         at_names=at_names(message.text or ""),
         context=context,
         open_task=open_task,
-        open_task_type=open_task_type if open_task else None,
+        open_task_type=open_task_type,
         media_kind=message.media_kind,
     )

@@ -54,7 +54,7 @@ def to_input(data: IdentifyTypeIn) -> MessageInput:
         at_names=at_names(text),
         context=context,
         open_task=data.open_task,
-        open_task_type=data.open_task_type if data.open_task else None,
+        open_task_type=data.open_task_type,
     )
 
 

@@ -59,7 +59,7 @@ class MessageInput:
     at_names: tuple[str, ...] = ()  # @-mentioned display names in the text
     context: tuple[ContextLine, ...] = ()  # previous messages of the session/group, oldest first
     open_task: bool = False  # the sender has an open after-sales task in this group
-    open_task_type: str | None = None  # that task's type (扫码登录 … 发作品, 自拍视频, 其他) when known
+    open_task_type: str | None = None  # its type (扫码登录 … 其他); read only with open_task
     media_kind: str = "text"
 
 

@@ -131,6 +131,8 @@ def test_short_answers_to_an_open_task_follow_the_tasks_topic() -> None:
     # A longer line keeps its own topic; "其他" tasks and unknown types decide nothing.
     assert typed("我的作品好像没通过审核 要重拍吗 我该怎么办呢", "扫码登录").type == "chat_cooperation"
     assert typed("收到", "其他").type == typed("收到", None).type
+    no_task = classify(MessageInput("收到", "user", open_task_type="发作品"), LEX)
+    assert "跟随进行中的任务" not in no_task.reason  # a type without an open task decides nothing
 
 
 def test_every_after_sales_task_type_has_a_topic_entry() -> None:

@@ -51,13 +51,7 @@ def fit_linear(
         vocabulary=vocabulary,
         weights=np.stack([columns[k][0] for k in classes], axis=1).astype(np.float32),
         bias=np.array([columns[k][1] for k in classes], dtype=np.float32),
-        meta={
-            "features": len(vocabulary),
-            "examples": len(examples),
-            "C": c,
-            "idf": idf,
-            **(meta or {}),
-        },
+        meta={"features": len(vocabulary), "examples": len(examples), "C": c, "idf": idf, **(meta or {})},
         idf=feature_value.astype(np.float32) if idf else None,
     )
 
