@@ -76,7 +76,7 @@ class Settings:
     webhook_rate_burst: int
     max_processing_attempts: int
     public_base_url: str | None
-    worker_nice: int = 5
+    worker_nice: int = 19
     processing_concurrency: int = 3
     demo_sandbox: bool = False  # HUB_DEMO_SANDBOX=1: app/demo/sandbox.py answers as WorkTool (demo only)
     secret_key_generated: bool = False
@@ -170,7 +170,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         webhook_rate_burst=_int(env, "HUB_WEBHOOK_RATE_BURST", 1000, 1),
         max_processing_attempts=_int(env, "HUB_MAX_PROCESSING_ATTEMPTS", 3, 1, 20),
         public_base_url=public_base,
-        worker_nice=_int(env, "HUB_WORKER_NICE", 5, 0, 19),
+        worker_nice=_int(env, "HUB_WORKER_NICE", 19, 0, 19),
         processing_concurrency=_int(env, "HUB_PROCESSING_CONCURRENCY", 3, 1, 20),
         demo_sandbox=_flag(env, "HUB_DEMO_SANDBOX"),
         secret_key_generated=generated,

@@ -5,7 +5,7 @@ Run with `arq jobs.worker.WorkerSettings` (Procfile `worker:`). Jobs call app se
 
 from __future__ import annotations
 
-import os
+import logging
 from typing import Any
 
 from arq import cron, func
@@ -13,6 +13,7 @@ from arq.connections import RedisSettings
 
 from app.commands.tasks import periodic_command_sweep
 from app.config import get_settings
+from app.cpu_priority import lower_cpu_priority
 from app.db import close_db, get_db
 from app.flows.executor import FlowExecutor
 from app.flows.tasks import sweep_unprocessed
@@ -20,6 +21,8 @@ from app.jobs import JOB_FUNCTIONS, MAX_TRIES, PERIODIC_JOBS, configure_jobs, cr
 from app.realtime.bus import EventBus, make_backend, set_bus
 from app.runtime import Runtime, load_plugins
 from app.understanding.llm_gateway import llm_tier
+
+log = logging.getLogger("jobs.worker")
 
 load_plugins()
 _settings = get_settings()
@@ -30,7 +33,8 @@ if _settings.redis_url is None:
 
 async def startup(ctx: dict[str, Any]) -> None:
     # Webhooks must answer fast; processing can wait a moment: the worker yields the CPU to web.
-    os.nice(_settings.worker_nice)
+    for change in lower_cpu_priority(_settings.worker_nice):
+        log.info("worker CPU priority lowered: %s", change)
     db = get_db()
     bus = EventBus(make_backend(_settings))
     await bus.start()
