@@ -12,7 +12,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
@@ -31,6 +31,7 @@ from app.robots.models import Robot
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+SEEN_GRANULARITY = timedelta(seconds=1)
 ADVISORY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(k) "
     "FROM (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS t(k) ORDER BY k) AS s"
@@ -105,6 +106,7 @@ class IngestWriter:
         self.announce = announce  # async callable(list[dict]) → live event for the stored rows
         self.queue: asyncio.Queue[PendingMessage] = asyncio.Queue()
         self.recent = RecentMessages()
+        self.robots_seen: dict[int, datetime] = {}
         self.task: asyncio.Task[None] | None = None
         self.writing = False
 
@@ -168,8 +170,9 @@ class IngestWriter:
         try:
             return await self._write_prepared(prepared, now)
         except BaseException:
-            # Placeholders and robot marks of a failed batch must not outlive it.
+            # Placeholders, robot marks and seen times of a failed batch must not outlive it.
             self.recent = RecentMessages()
+            self.robots_seen = {}
             raise
 
     async def _write_prepared(
@@ -216,14 +219,27 @@ class IngestWriter:
                     .where(Message.id == entry.message_id)
                     .values(reported_by=sorted(entry.robots))
                 )
-            robot_pks = {item.robot.pk for item, _ in prepared}
-            await session.execute(update(Robot).where(Robot.id.in_(robot_pks)).values(last_seen_at=now))
+            robot_pks = self._robots_to_mark_seen({item.robot.pk for item, _ in prepared}, now)
+            if robot_pks:
+                await session.execute(update(Robot).where(Robot.id.in_(robot_pks)).values(last_seen_at=now))
 
         for item, _key, entry in fresh:
             item.future.set_result(entry.message_id)
         for item, entry in repeats:
             item.future.set_result(entry.message_id)
         return rows
+
+    def _robots_to_mark_seen(self, robot_pks: set[int], now: datetime) -> list[int]:
+        """Robots whose `last_seen_at` is older than SEEN_GRANULARITY: a busy robot's row is not
+        rewritten (and locked) by every batch."""
+        due = sorted(
+            pk
+            for pk in robot_pks
+            if (seen := self.robots_seen.get(pk)) is None or now - seen >= SEEN_GRANULARITY
+        )
+        for pk in due:
+            self.robots_seen[pk] = now
+        return due
 
     def _key(self, item: PendingMessage) -> str:
         p = item.payload

@@ -108,3 +108,14 @@ def test_token_bucket_allows_burst_then_rate() -> None:
     assert [bucket.take(start) for _ in range(4)] == [True, True, True, False]
     assert bucket.take(start + 0.5) is True
     assert bucket.take(start + 0.5) is False
+
+
+def test_a_busy_robots_last_seen_is_written_at_most_once_a_second() -> None:
+    from app.ingest.service import IngestWriter
+
+    writer = IngestWriter(db=None, on_stored=None)  # type: ignore[arg-type]
+    t0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    assert writer._robots_to_mark_seen({2, 1}, t0) == [1, 2]
+    assert writer._robots_to_mark_seen({1, 2}, t0 + timedelta(milliseconds=400)) == []
+    assert writer._robots_to_mark_seen({1, 3}, t0 + timedelta(milliseconds=900)) == [3]
+    assert writer._robots_to_mark_seen({1, 3}, t0 + timedelta(seconds=1)) == [1]
