@@ -156,3 +156,37 @@ def test_shipped_type_models_cover_each_categorys_types() -> None:
     assert model is not None, "run make train"
     for category, types in TYPES_BY_CATEGORY.items():
         assert sorted(model.by_category[category].classes) == sorted(types)
+
+
+def test_label_agreement_study_counts_only_train_rows_and_scores_chance_corrected() -> None:
+    from app.understanding.corpus.agreement import cohen_kappa, study
+
+    corpus = [
+        {"id": "c1", "type": "chat_daily", "sentiment": "neutral", "sender_role": "user", "split": "train"},
+        {"id": "c2", "type": "chat_other", "sentiment": "neutral", "sender_role": "user", "split": "train"},
+        {"id": "c3", "type": "staff_other", "sentiment": "neutral", "sender_role": "staff", "split": "test"},
+    ]
+    labels = [
+        {"id": "c1", "type": "chat_daily", "sentiment": "positive", "annotator": "A"},
+        {"id": "c2", "type": "chat_daily", "sentiment": "neutral", "annotator": "B"},
+    ]
+    report = study(labels, corpus)
+    assert report["type"] == 0.5 and report["sentiment"] == 0.5
+    assert report["by_annotator"] == {"A": (1.0, 1), "B": (0.0, 1)}
+    assert report["confusions"] == {("chat_other", "chat_daily"): 1}
+    assert cohen_kappa([("a", "a"), ("b", "b")]) == 1.0
+    assert cohen_kappa([("a", "a"), ("a", "b"), ("b", "a"), ("b", "b")]) == 0.0
+    with pytest.raises(SystemExit):
+        study([{"id": "c3", "type": "staff_other", "sentiment": "neutral", "annotator": "A"}], corpus)
+
+
+def test_the_shipped_agreement_study_holds_train_rows_with_valid_labels() -> None:
+    from app.understanding.corpus import CORPUS_PATH, read_jsonl
+    from app.understanding.corpus.agreement import AGREEMENT_PATH, study
+    from app.understanding.types import TYPES_BY_CODE
+
+    labels = read_jsonl(AGREEMENT_PATH)
+    assert len(labels) == len({r["id"] for r in labels}) >= 900
+    assert all(r["type"] in TYPES_BY_CODE for r in labels)
+    assert all(r["sentiment"] in ("negative", "neutral", "positive") for r in labels)
+    assert study(labels, read_jsonl(CORPUS_PATH))["type"] > 0.8
