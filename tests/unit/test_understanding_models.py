@@ -190,3 +190,18 @@ def test_the_shipped_agreement_study_holds_train_rows_with_valid_labels() -> Non
     assert all(r["type"] in TYPES_BY_CODE for r in labels)
     assert all(r["sentiment"] in ("negative", "neutral", "positive") for r in labels)
     assert study(labels, read_jsonl(CORPUS_PATH))["type"] > 0.8
+
+
+def test_response_only_rows_are_valid_open_task_answers_that_the_response_model_trains_on() -> None:
+    from app.understanding.corpus import CORPUS_PATH, EXTRA_TRAIN_PATH, read_jsonl, response_training_rows
+    from app.understanding.corpus.check import problems
+    from app.understanding.training.train_responses import fit_response_model
+
+    rows = response_training_rows()
+    assert len(rows) >= 300
+    assert all(r["open_task"] and r["sender_role"] == "user" and r["split"] == "train" for r in rows)
+    assert not [(r["id"], p) for r in rows if (p := problems(r))]
+    ids = {r["id"] for r in rows}
+    assert len(ids) == len(rows)
+    assert not ids & {r["id"] for path in (CORPUS_PATH, EXTRA_TRAIN_PATH) for r in read_jsonl(path)}
+    assert fit_response_model([]).meta["examples"] == len(rows)

@@ -11,6 +11,8 @@ from app.understanding.types import ContextLine, MessageInput
 CORPUS_PATH = Path(__file__).parent / "chat_corpus.jsonl"
 # Training-only additions (README.md): never part of the held-out split.
 EXTRA_TRAIN_PATH = Path(__file__).parent / "chat_corpus_train_extra.jsonl"
+# Open-task answers that train the after-sales response model only (README.md).
+RESPONSE_TRAIN_PATH = Path(__file__).parent / "chat_corpus_train_responses.jsonl"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -28,6 +30,10 @@ def load_rows(path: Path = CORPUS_PATH, split: str | None = None, extra: bool = 
             raise ValueError(f"corpus rows without a split: {missing[:5]} (run corpus/split.py)")
         rows = [r for r in rows if r["split"] == split]
     return rows
+
+
+def response_training_rows() -> list[dict[str, Any]]:
+    return read_jsonl(RESPONSE_TRAIN_PATH) if RESPONSE_TRAIN_PATH.exists() else []
 
 
 def row_input(row: dict[str, Any]) -> MessageInput:

@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from app.understanding.corpus import CORPUS_PATH, EXTRA_TRAIN_PATH, read_jsonl
+from app.understanding.corpus import CORPUS_PATH, EXTRA_TRAIN_PATH, RESPONSE_TRAIN_PATH, read_jsonl
 from app.understanding.types import CATEGORY_OF_ROLE, TYPES_BY_CATEGORY
 
 FIELDS = {
@@ -132,7 +132,7 @@ class SimilarityIndex:
 
 def check(candidates: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     index = SimilarityIndex()
-    for path in (CORPUS_PATH, EXTRA_TRAIN_PATH):
+    for path in (CORPUS_PATH, EXTRA_TRAIN_PATH, RESPONSE_TRAIN_PATH):
         for row in read_jsonl(path):
             index.add(row["text"])
     kept: list[dict[str, Any]] = []
