@@ -22,7 +22,7 @@ from app.realtime.bus import EventBus, make_backend, set_bus
 from app.runtime import Runtime, load_plugins
 from app.understanding.llm_gateway import llm_tier
 
-log = logging.getLogger("jobs.worker")
+log = logging.getLogger("arq.hub")  # arq's log configuration covers the arq.* loggers only
 
 load_plugins()
 _settings = get_settings()

@@ -5,7 +5,7 @@
 `agreement.jsonl` holds labels for random TRAIN rows written by annotators who saw only each row's
 text, sender role, open-task flag and context plus the label guide (README.md), never the corpus's
 labels, the models or their predictions. Agreement with the corpus labels is the accuracy a careful
-reader reaches under the guide: a ceiling for any classifier scored against those labels.
+reader reaches under the guide: a yardstick for a classifier scored against those labels.
 Held-out rows are never part of the study.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.understanding.corpus import CORPUS_PATH, read_jsonl
+from app.understanding.metrics import accuracy
 from app.understanding.types import CATEGORY_OF_ROLE
 
 AGREEMENT_PATH = Path(__file__).parent / "agreement.jsonl"
@@ -36,21 +37,22 @@ def study(independent: list[dict[str, Any]], corpus: list[dict[str, Any]]) -> di
     if any(row["split"] != "train" for _, row in rows):
         raise SystemExit("agreement.jsonl must only hold train rows")
     by_category: dict[str, list[bool]] = defaultdict(list)
-    for label, row in rows:
-        by_category[CATEGORY_OF_ROLE.get(row["sender_role"], "user")].append(label["type"] == row["type"])
     by_annotator: dict[str, list[bool]] = defaultdict(list)
     for label, row in rows:
-        by_annotator[label["annotator"]].append(label["type"] == row["type"])
+        same = label["type"] == row["type"]
+        by_category[CATEGORY_OF_ROLE.get(row["sender_role"], "user")].append(same)
+        by_annotator[label["annotator"]].append(same)
+    corpus_types, their_types = [row["type"] for _, row in rows], [label["type"] for label, _ in rows]
     return {
         "rows": len(rows),
-        "type": sum(label["type"] == row["type"] for label, row in rows) / len(rows),
-        "type_kappa": cohen_kappa([(label["type"], row["type"]) for label, row in rows]),
-        "sentiment": sum(label["sentiment"] == row["sentiment"] for label, row in rows) / len(rows),
+        "type": accuracy(corpus_types, their_types),
+        "type_kappa": cohen_kappa(list(zip(their_types, corpus_types, strict=True))),
+        "sentiment": accuracy(
+            [row["sentiment"] for _, row in rows], [label["sentiment"] for label, _ in rows]
+        ),
         "by_category": {k: (sum(v) / len(v), len(v)) for k, v in sorted(by_category.items())},
         "by_annotator": {k: (sum(v) / len(v), len(v)) for k, v in sorted(by_annotator.items())},
-        "confusions": Counter(
-            (row["type"], label["type"]) for label, row in rows if label["type"] != row["type"]
-        ),
+        "confusions": Counter((c, t) for c, t in zip(corpus_types, their_types, strict=True) if c != t),
     }
 
 
