@@ -34,6 +34,8 @@ TASK_FAMILY: dict[str, str | None] = {
 }
 TASK_ANSWER_TYPES = ("chat_after_sales", "chat_cooperation")
 SHORT_ANSWER_CHARS = 10
+# Characters and character pairs: trigrams fit the training rows' exact wording more than new lines.
+TYPE_NGRAMS = (1, 2)
 # A question that names an after-sales step and says it went wrong for the asker is about their own
 # process (label guide: "it needs doing, it failed, a code expired"), not an abstract inquiry.
 AFTER_SALES_STEP = re.compile(
@@ -91,7 +93,7 @@ def featurise(
     message: MessageInput, lexicons: CompiledLexicons, hits: dict[str, list[str]] | None = None
 ) -> list[str]:
     category = CATEGORY_OF_ROLE.get(message.sender_role, "user")
-    features = char_ngrams(message.text) + shape_tokens(message.text)
+    features = char_ngrams(message.text, TYPE_NGRAMS) + shape_tokens(message.text)
     features.append(f"§role:{category}")
     if message.open_task:
         features.append("§open_task")

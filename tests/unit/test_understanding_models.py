@@ -205,3 +205,28 @@ def test_response_only_rows_are_valid_open_task_answers_that_the_response_model_
     assert len(ids) == len(rows)
     assert not ids & {r["id"] for path in (CORPUS_PATH, EXTRA_TRAIN_PATH) for r in read_jsonl(path)}
     assert fit_response_model([]).meta["examples"] == len(rows)
+
+
+def test_cross_validation_can_leave_out_training_rows_that_paraphrase_a_scored_row() -> None:
+    from app.understanding.training.cv import near_training_rows
+
+    scored = [
+        {"id": "c1", "text": "二维码过期了 扫不上怎么办"},
+        {"id": "c2", "text": "今天天气真好 出去玩了"},
+    ]
+    training_only = [
+        {"id": "x1", "text": "二维码又过期了 扫不上咋办"},  # a paraphrase of c1: Jaccard 7/15
+        {"id": "x2", "text": "作品什么时候发"},
+        {"id": "x3", "text": "@小王 今天天气真好"},  # @name ignored: Jaccard 5/9 with c2
+    ]
+    assert near_training_rows(scored, training_only, 0.5) == {"c2": {"x3"}}
+    assert near_training_rows(scored, training_only, 0.45) == {"c1": {"x1"}, "c2": {"x3"}}
+    assert near_training_rows(scored, training_only, 1.01) == {}
+
+
+def test_response_model_takes_an_explicit_subset_of_the_response_only_rows() -> None:
+    from app.understanding.corpus import response_training_rows
+    from app.understanding.training.train_responses import fit_response_model
+
+    subset = response_training_rows()[:40]
+    assert fit_response_model([], subset).meta["examples"] == len(subset)

@@ -6,8 +6,13 @@ The corpus's train rows (``c…`` ids) are cut into folds by a hash of their id;
 by type and response models trained on the other folds plus every training-only extra row (``x…``).
 Figures are computed on the corpus train rows only (the extra rows are never scored), which is the
 closest stand-in for the held-out split without reading it. The held-out TEST split is never loaded.
-Sentiment uses the shipped model unless ``--sentiment-cv`` is given (then the chat head and stacker
-are refitted per fold, which is slow).
+Sentiment uses the shipped model.
+
+The training-only rows were written after reading the train rows, so some are close paraphrases of a
+scored row and flatter the folds. ``--near J`` leaves out of each fold's fit every training-only row
+whose character-bigram Jaccard similarity with one of the fold's rows is at least J: at J = 0.15 the
+folds come close to the held-out figures (type accuracy 0.90 against 0.887), so model choices are
+compared there as well.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from app.understanding.classifier import classify, compile_lexicons
-from app.understanding.corpus import load_rows, row_input
+from app.understanding.corpus import load_rows, response_training_rows, row_input
+from app.understanding.corpus.check import bigrams, normalised
 from app.understanding.intervention import judge
 from app.understanding.lexicon import DEFAULT_LEXICONS, DEFAULT_RESPONSE_WORDS
 from app.understanding.metrics import accuracy, binary_scores, macro_f1, per_class
@@ -36,12 +42,32 @@ def train_rows() -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: str(r["id"]))
 
 
+def near_training_rows(
+    scored: list[dict[str, Any]], training_only: list[dict[str, Any]], threshold: float
+) -> dict[str, set[str]]:
+    """Scored row id → ids of the training-only rows with character-bigram Jaccard ≥ threshold."""
+    grams = {str(r["id"]): bigrams(normalised(str(r["text"]))) for r in scored}
+    by_gram: dict[str, list[str]] = {}
+    for row_id, mine in grams.items():
+        for gram in mine:
+            by_gram.setdefault(gram, []).append(row_id)
+    near: dict[str, set[str]] = {}
+    for row in training_only:
+        theirs = bigrams(normalised(str(row["text"])))
+        shared = Counter(row_id for gram in theirs for row_id in by_gram.get(gram, ()))
+        for row_id, common in shared.items():
+            if common / (len(grams[row_id]) + len(theirs) - common) >= threshold:
+                near.setdefault(row_id, set()).add(str(row["id"]))
+    return near
+
+
 def run(
     folds: int = 5,
     fit_types: Callable[[list[dict[str, Any]]], Any] | None = None,
-    fit_responses: Callable[[list[dict[str, Any]]], Any] | None = None,
+    fit_responses: Callable[[list[dict[str, Any]], list[dict[str, Any]]], Any] | None = None,
     sentiment_of: Callable[[dict[str, Any]], Any] | None = None,
     fit_intervention: bool = True,
+    near: float | None = None,
 ) -> dict[str, Any]:
     from app.understanding import intervention, responses
     from app.understanding.sentiment_gateway import analyse_sentiment
@@ -53,6 +79,12 @@ def run(
     fit_responses = fit_responses or fit_response_model
     rows = train_rows()
     scored = [r for r in rows if str(r["id"]).startswith("c")]
+    response_only = response_training_rows()
+    close = (
+        near_training_rows(scored, [r for r in rows if r not in scored] + response_only, near)
+        if near is not None
+        else {}
+    )
     lexicons = compile_lexicons(DEFAULT_LEXICONS)
     gold: dict[str, list[Any]] = {k: [] for k in ("type", "sent", "resp", "need")}
     pred: dict[str, list[Any]] = {k: [] for k in ("type", "sent", "resp", "need")}
@@ -63,9 +95,10 @@ def run(
         for fold in range(folds):
             held = [r for r in scored if fold_of(r["id"], folds) == fold]
             held_ids = {r["id"] for r in held}
-            fit_on = [r for r in rows if r["id"] not in held_ids]
+            left_out = held_ids.union(*(close.get(row_id, set()) for row_id in held_ids))
+            fit_on = [r for r in rows if r["id"] not in left_out]
             type_model = fit_types(fit_on)
-            response_model = fit_responses(fit_on)
+            response_model = fit_responses(fit_on, [r for r in response_only if r["id"] not in left_out])
             responses.load_response_model = lambda m=response_model: m  # type: ignore[assignment,misc]
             if fit_intervention:
                 iv_model = fit_intervention_model(fit_on)
@@ -138,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="训练集交叉验证（不读取测试集）")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--confusions", type=int, default=15)
+    parser.add_argument(
+        "--near", type=float, default=None, help="留出与各折相近的训练附加行（二元组 Jaccard ≥ J）"
+    )
     args = parser.parse_args(argv)
-    report = run(args.folds)
+    report = run(args.folds, near=args.near)
     print(summary(report))
     for s in report["type_scores"]:
         print(f"  {s.label:<24} P {s.precision:.3f} R {s.recall:.3f} F1 {s.f1:.3f} n={s.support}")

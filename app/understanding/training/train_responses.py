@@ -20,9 +20,15 @@ from app.understanding.training.fit import fit_linear
 C = 64.0
 
 
-def fit_response_model(rows: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> LinearModel:
-    """Fitted on the open-task user messages among `rows` plus the response-only training rows."""
-    rows = [r for r in rows if r.get("open_task") and r["sender_role"] == "user"] + response_training_rows()
+def fit_response_model(
+    rows: list[dict[str, Any]],
+    response_only: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> LinearModel:
+    """Fitted on the open-task user messages among `rows` plus the response-only training rows
+    (by default all of corpus/chat_corpus_train_responses.jsonl)."""
+    extra = response_training_rows() if response_only is None else response_only
+    rows = [r for r in rows if r.get("open_task") and r["sender_role"] == "user"] + extra
     return fit_linear(
         [row_input(r) for r in rows],
         [str(r["after_sales_response"]) for r in rows],
@@ -37,7 +43,11 @@ def main() -> int:
     rows = load_rows(split="train")
     model = fit_response_model(
         rows,
-        {"trained_at": datetime.now(UTC).isoformat(timespec="seconds"), "split": "train", "rows": len(rows)},
+        meta={
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "split": "train",
+            "rows": len(rows),
+        },
     )
     model.save(MODEL_PATH)
     from app.understanding.training import train_intervention
