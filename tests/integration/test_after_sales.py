@@ -197,6 +197,7 @@ def test_staff_at_then_user_responds_gets_a_settled_comfort_reply(
 def test_a_short_answer_takes_the_topic_of_the_open_task(hub: HubProcess, world: dict[str, Any]) -> None:
     post(world, "售后小王", "@钱多多 麻烦扫一下码登录")
     task_of(hub, "钱多多", status="waiting_user_response")
+    post(world, "路人甲", "今天群里好热闹啊")  # the staff request is no longer the line just before
     reply = post(world, "钱多多", "好哒 立马安排👌")  # alone, reads like an answer to a shooting task
 
     def processed() -> dict[str, Any] | None:
