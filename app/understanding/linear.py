@@ -7,6 +7,7 @@ class names and metadata. Loading takes milliseconds and needs only NumPy.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,10 @@ class LinearModel:
     def __post_init__(self) -> None:
         self._columns: dict[tuple[str, ...] | None, tuple[np.ndarray, list[str]]] = {}
         if self.idf is None:
-            self._scaled, self._squares = self.weights, None
+            self._scaled = self.weights
         else:
-            self._scaled = self.weights * self.idf[:, None]
-            self._squares = np.square(self.idf)
+            # Weights times IDF, plus a last column of IDF² for the message's norm: one gather per message.
+            self._scaled = np.hstack([self.weights * self.idf[:, None], np.square(self.idf)[:, None]])
 
     def scores(self, features: list[str]) -> np.ndarray:
         found = set(map(self.vocabulary.get, features))  # one C-level dict probe per feature
@@ -38,9 +39,11 @@ class LinearModel:
         if not found:
             return self.bias.copy()
         rows = np.fromiter(found, dtype=np.intp, count=len(found))
+        summed = self._scaled[rows].sum(axis=0)
         # Feature values L2-normalised per message, like at training time.
-        norm = np.sqrt(len(rows) if self._squares is None else self._squares[rows].sum())
-        return self._scaled[rows].sum(axis=0) / norm + self.bias
+        if self.idf is None:
+            return summed / np.sqrt(len(rows)) + self.bias
+        return summed[:-1] / np.sqrt(summed[-1]) + self.bias
 
     def _allowed_columns(self, allowed: tuple[str, ...] | None) -> tuple[np.ndarray, list[str]]:
         cached = self._columns.get(allowed)
@@ -51,10 +54,11 @@ class LinearModel:
 
     def probabilities(self, features: list[str], allowed: tuple[str, ...] | None = None) -> dict[str, float]:
         columns, names = self._allowed_columns(allowed)
-        raw = self.scores(features)[columns]
-        exp = np.exp(raw - raw.max())
-        probs = exp / exp.sum()
-        return dict(zip(names, probs.tolist(), strict=True))
+        raw = self.scores(features)[columns].tolist()  # a few classes: plain floats beat NumPy here
+        top = max(raw)
+        shifted = [math.exp(value - top) for value in raw]
+        total = sum(shifted)
+        return {name: value / total for name, value in zip(names, shifted, strict=True)}
 
     def save(self, path: Path) -> None:
         vocab = sorted(self.vocabulary, key=self.vocabulary.__getitem__)

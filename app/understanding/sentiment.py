@@ -90,13 +90,16 @@ class Stacker:
 
     def probabilities(self, x: np.ndarray, intensity: float = 1.0) -> np.ndarray:
         """Class probabilities; ``intensity`` > 1 (！！！, ？？？) lowers the neutral logit."""
-        logits = self.weights @ x + self.bias
-        logits[0] -= self.rule_prior * x[4]
-        logits[2] += self.rule_prior * x[4]
+        # Three classes: plain floats are several times faster than NumPy on arrays this small.
+        negative, neutral, positive = (self.weights @ x + self.bias).tolist()
+        rules = self.rule_prior * float(x[4])
+        negative, positive = negative - rules, positive + rules
         if intensity != 1.0:  # emphatic punctuation: emotional, so less likely neutral
-            logits[1] -= EMPHASIS_NEUTRAL_PENALTY * (intensity - 1.0) / 0.3
-        shifted = np.exp(logits - logits.max())
-        return shifted / shifted.sum()
+            neutral -= EMPHASIS_NEUTRAL_PENALTY * (intensity - 1.0) / 0.3
+        top = max(negative, neutral, positive)
+        shifted = (math.exp(negative - top), math.exp(neutral - top), math.exp(positive - top))
+        total = sum(shifted)
+        return np.array([value / total for value in shifted])
 
 
 @dataclass
