@@ -55,7 +55,8 @@ EXTRA_PATH = CORPUS_PATH.with_name("chat_corpus_train_extra.jsonl")
 PUBLIC_FILES = ("ChnSentiCorp_htl_all.csv", "online_shopping_10_cats.csv")
 SEED = 20240611
 HOLDOUT_FRACTION = 0.10
-MIN_COUNT = 3
+# Against 3: 311k → 55k features, chat CV 0.889 → 0.891, public dev 0.925 → 0.924, scoring about 6 % faster.
+MIN_COUNT = 25
 CHAT_MIN_COUNT = 2
 REVIEW_C = 8.0
 CHAT_CS = (8.0, 32.0, 128.0)
