@@ -18,7 +18,7 @@ class TokenBucket:
         now = time.monotonic() if now is None else now
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens >= 1:
+        if self.tokens >= 1 - 1e-9:  # a token due exactly now, give or take float rounding of the clock
             self.tokens -= 1
             return True
         return False

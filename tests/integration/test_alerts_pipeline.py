@@ -137,7 +137,8 @@ def test_complaint_raises_p0_and_delivers_on_every_channel_with_retries(
     put_settings(
         hub,
         **receivers.settings(),
-        delivery_retry_seconds=20,  # 0.2 s, then 0.4 s at this time scale
+        # 1 s, then 2 s at this time scale: well above the worker's 0.5 s polling of deferred jobs
+        delivery_retry_seconds=100,
         targets={
             "staff": {"phones": ["13800000002"], "names": ["客服小王"]},
             "manager": {"phones": ["13800000001"]},

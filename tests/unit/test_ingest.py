@@ -119,3 +119,10 @@ def test_a_busy_robots_last_seen_is_written_at_most_once_a_second() -> None:
     assert writer._robots_to_mark_seen({1, 2}, t0 + timedelta(milliseconds=400)) == []
     assert writer._robots_to_mark_seen({1, 3}, t0 + timedelta(milliseconds=900)) == [3]
     assert writer._robots_to_mark_seen({1, 3}, t0 + timedelta(seconds=1)) == [1]
+
+
+def test_token_bucket_refills_on_time_whatever_the_clock_value() -> None:
+    bucket = TokenBucket(rate=2, capacity=1)
+    bucket.updated = start = 8191.834941733  # (start + 0.5) - start is not exactly 0.5 in floats
+    assert bucket.take(start) is True
+    assert bucket.take(start + 0.5) is True
