@@ -81,7 +81,9 @@ def run(
     scored = [r for r in rows if str(r["id"]).startswith("c")]
     response_only = response_training_rows()
     close = (
-        near_training_rows(scored, [r for r in rows if r not in scored] + response_only, near)
+        near_training_rows(
+            scored, [r for r in rows if not str(r["id"]).startswith("c")] + response_only, near
+        )
         if near is not None
         else {}
     )
