@@ -48,7 +48,9 @@ def main() -> int:
             t = time.perf_counter()
             result = classify(item, lexicons, model)
             sentiment = analyse_sentiment(item.text, item.sender_role)
-            response, _ = detect_response(item.text, item.open_task, DEFAULT_RESPONSE_WORDS, item.context)
+            response, _ = detect_response(
+                item.text, item.open_task, DEFAULT_RESPONSE_WORDS, item.context, result.type
+            )
             judge(item.sender_role, result, sentiment, response, item.context, item.open_task, item.text)
             timings.append(time.perf_counter() - t)
             # Only the sharing within one message counts: no text is ever seen twice here.

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from app.understanding.lexicon import DEFAULT_RESPONSE_WORDS
 from app.understanding.linear import LinearModel
-from app.understanding.responses import core_text
+from app.understanding.responses import ANSWER_CONFIDENCE, LABEL_NAMES, answer_probabilities, core_text
 from app.understanding.textfeatures import char_ngrams, normalise, shape_tokens
 from app.understanding.types import (
     CATEGORY_OF_ROLE,
@@ -44,6 +45,9 @@ AFTER_SALES_STEP = re.compile(
 OWN_TROUBLE = re.compile(
     r"失败|不上|不了|不行|过期|掉了|掉线|换了|没收到|收不到|出错|报错|异常|我的号|我这个号|我号|显示|提示|一直"
 )
+# The topic of a task answer when the task's type is unknown: shooting and posting work, as opposed to
+# an AFTER_SALES_STEP ("视频号" is an account, not a video; "码发了吗" asks for a QR code).
+COOPERATION_WORK = re.compile(r"拍|剪|视频(?!号)|作品|(?<!码)发了|脚本|镜头|灵感|上镜|口播|直播|[一两三几]条")
 QUESTION = re.compile(r"[?？吗呢]\s*$|^(请问|怎么|为什么|咋)")
 
 
@@ -143,7 +147,10 @@ def _reason(prefix: str, confidence: float, hits: dict[str, list[str]], chosen: 
 
 
 def classify(
-    message: MessageInput, lexicons: CompiledLexicons, model: TypeModel | None = None
+    message: MessageInput,
+    lexicons: CompiledLexicons,
+    model: TypeModel | None = None,
+    response_words: dict[str, list[str]] | None = None,
 ) -> Classification:
     category = CATEGORY_OF_ROLE.get(message.sender_role, "user")
     allowed = TYPES_BY_CATEGORY[category]
@@ -161,6 +168,7 @@ def classify(
     return (
         _own_after_sales_trouble(message, chosen, probabilities, hits)
         or _answer_to_open_task(message, chosen, probabilities, hits)
+        or _answer_to_task(message, chosen, probabilities, hits, response_words or DEFAULT_RESPONSE_WORDS)
         or Classification(
             chosen, round(confidence, 4), _reason("模型判断", confidence, hits, chosen), "model"
         )
@@ -196,6 +204,50 @@ def _answer_to_open_task(
     confidence = probabilities[chosen] + probabilities[family]
     reason = _reason(f"简短回答，跟随进行中的任务（{message.open_task_type}）", confidence, hits, family)
     return Classification(family, round(confidence, 4), reason, "model")
+
+
+def _answer_to_task(
+    message: MessageInput,
+    chosen: str,
+    probabilities: dict[str, float],
+    hits: dict[str, list[str]],
+    response_words: dict[str, list[str]],
+) -> Classification | None:
+    """A user who answers or refuses their open task talks about the task (label guide): the type is
+    the task's family, even when the words alone read as small talk ("在的在的 辛苦啦🙏")."""
+    if not message.open_task or chosen == "chat_complaint" or message.sender_role != "user":
+        return None
+    answer = answer_probabilities(message.text, message.context, response_words)
+    if answer is None:
+        return None
+    label = max(answer, key=answer.__getitem__)
+    if label == "none" or (chosen not in TASK_ANSWER_TYPES and answer[label] < ANSWER_CONFIDENCE):
+        return None
+    family = task_topic(message) or (chosen if chosen in TASK_ANSWER_TYPES else "chat_after_sales")
+    if family == chosen:
+        return None
+    confidence = answer[label]
+    reason = _reason(f"回应进行中的任务（{LABEL_NAMES[label]}），类型跟随任务", confidence, hits, family)
+    return Classification(family, round(confidence, 4), reason, "model")
+
+
+def task_topic(message: MessageInput) -> str | None:
+    """The open task's family: from its type, else the last staff / operator line that names a step
+    or a piece of work, else the answer's own words."""
+    known = TASK_FAMILY.get(message.open_task_type or "")
+    if known:
+        return known
+    for line in reversed(message.context):
+        if line.role != "user" and (topic := _topic_of(line.content)):
+            return topic
+    return _topic_of(message.text)
+
+
+def _topic_of(text: str) -> str | None:
+    step, work = AFTER_SALES_STEP.search(text), COOPERATION_WORK.search(text)
+    if step and work:
+        return "chat_after_sales" if step.start() < work.start() else "chat_cooperation"
+    return "chat_after_sales" if step else "chat_cooperation" if work else None
 
 
 def _is_short_answer(text: str) -> bool:

@@ -44,7 +44,11 @@ def run_corpus(rows: list[dict[str, Any]]) -> dict[str, Any]:
         result = classify(item, lexicons, model)
         sentiment = analyse_sentiment(item.text, item.sender_role)
         response, _ = detect_response(
-            item.text, item.open_task and item.sender_role == "user", DEFAULT_RESPONSE_WORDS, item.context
+            item.text,
+            item.open_task and item.sender_role == "user",
+            DEFAULT_RESPONSE_WORDS,
+            item.context,
+            result.type,
         )
         need = judge(item.sender_role, result, sentiment, response, item.context, item.open_task, item.text)
         gold_types.append(row["type"])

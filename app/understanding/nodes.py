@@ -35,11 +35,13 @@ class ClassifyMessageNode(FlowNode):
     async def run(self, ctx: NodeContext) -> NodeResult:
         if "lexicons" not in ctx.batch:
             ctx.batch["lexicons"] = compile_lexicons(await load_lexicons(ctx.session))
+        if "response_words" not in ctx.batch:
+            ctx.batch["response_words"] = await load_response_words(ctx.session)
         context = await batch_context(ctx.session, ctx.message, ctx.batch.setdefault("context", {}))
         task = ctx.data.get("open_task")
         item = message_input(ctx.message, context, bool(task), getattr(task, "task_type", None))
         ctx.data["input"] = item
-        result = classify(item, ctx.batch["lexicons"])
+        result = classify(item, ctx.batch["lexicons"], response_words=ctx.batch["response_words"])
         result = await self._ask_llm_if_unsure(item, result)
         ctx.data["classification"] = result
         m = ctx.message
@@ -96,7 +98,9 @@ class DetectAfterSalesResponseNode(FlowNode):
         open_task = bool(ctx.data.get("open_task")) and m.sender_role == "user"
         item = ctx.data.get("input")
         context = item.context if item is not None else ()
-        label, reason = detect_response(m.text or "", open_task, ctx.batch["response_words"], context)
+        label, reason = detect_response(
+            m.text or "", open_task, ctx.batch["response_words"], context, m.message_type
+        )
         m.after_sales_response = label
         ctx.data["after_sales_response"] = label
         return NodeResult(branch=label, output={"result": label, "reason": reason, "open_task": open_task})

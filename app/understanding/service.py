@@ -61,7 +61,8 @@ def to_input(data: IdentifyTypeIn) -> MessageInput:
 async def identify(session: AsyncSession, data: IdentifyTypeIn) -> dict[str, Any]:
     item = to_input(data)
     lexicons = compile_lexicons(await load_lexicons(session))
-    result = classify(item, lexicons)
+    response_words = await load_response_words(session)
+    result = classify(item, lexicons, response_words=response_words)
     tier = llm_tier()
     if tier is not None and result.confidence < LLM_BELOW:
         answer, note = await tier.classify(item)
@@ -70,8 +71,9 @@ async def identify(session: AsyncSession, data: IdentifyTypeIn) -> dict[str, Any
     response, _ = detect_response(
         item.text,
         item.open_task and item.sender_role == "user",
-        await load_response_words(session),
+        response_words,
         item.context,
+        result.type,
     )
     return {
         "type": result.type,

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from app.understanding.classifier import _own_after_sales_trouble, classify, compile_lexicons, featurise
+from app.understanding.classifier import (
+    _answer_to_task,
+    _own_after_sales_trouble,
+    classify,
+    compile_lexicons,
+    featurise,
+    task_topic,
+)
 from app.understanding.intervention import judge
 from app.understanding.lexicon import DEFAULT_LEXICONS, DEFAULT_RESPONSE_WORDS, validate_lexicons
 from app.understanding.metrics import accuracy, binary_scores, confusion, macro_f1, per_class
-from app.understanding.responses import core_text, detect_response
+from app.understanding.responses import ANSWER_CONFIDENCE, answer_probabilities, core_text, detect_response
 from app.understanding.types import (
     MESSAGE_TYPES,
     TYPES_BY_CATEGORY,
@@ -133,6 +142,67 @@ def test_short_answers_to_an_open_task_follow_the_tasks_topic() -> None:
     assert typed("收到", "其他").type == typed("收到", None).type
     no_task = classify(MessageInput("收到", "user", open_task_type="发作品"), LEX)
     assert "跟随进行中的任务" not in no_task.reason  # a type without an open task decides nothing
+
+
+def test_task_topic_comes_from_the_task_type_then_the_staff_line_then_the_answer() -> None:
+    def topic(text: str, task_type: str | None = None, *context: ContextLine) -> str | None:
+        return task_topic(
+            MessageInput(text, "user", context=context, open_task=True, open_task_type=task_type)
+        )
+
+    assert topic("收到 我现在剪一下", "扫码登录") == "chat_after_sales"
+    staff_face = ContextLine("staff", "@周周 视频号认证需要刷个脸")  # 视频号 is an account, not a video
+    assert topic("收到 我现在剪一下", None, staff_face) == "chat_after_sales"
+    selfie = ContextLine("operator", "@小美 今天的自拍视频记得拍一下")
+    assert topic("好的", None, staff_face, selfie) == "chat_cooperation"  # the latest line decides
+    assert topic("好的", None, ContextLine("user", "今天拍了三条")) is None  # users do not set tasks
+    assert topic("收到 我现在剪一下") == "chat_cooperation"
+    assert topic("在呢 码发了吗") is None  # a code is sent, not a work
+    assert topic("好的") is None
+
+
+def test_answers_to_an_open_task_take_the_tasks_family() -> None:
+    def typed(text: str, *context: ContextLine, open_task: bool = True) -> Classification:
+        return classify(MessageInput(text, "user", context=context, open_task=open_task), LEX)
+
+    # Read alone this is small talk; answering an open task it is about the task.
+    assert typed("在的在的 辛苦啦🙏", open_task=False).type == "chat_daily"
+    assert typed("在的在的 辛苦啦🙏").type == "chat_after_sales"
+    selfie = ContextLine("staff", "@小美 今天的自拍视频记得拍一下哈")
+    assert typed("在的在的 辛苦啦🙏", selfie).type == "chat_cooperation"
+    assert typed("中午吃什么好纠结啊").type == "chat_daily"
+
+    # When the type model reads a sure answer as small talk, the rule moves it to the task's family.
+    as_daily = {"chat_daily": 0.7, "chat_after_sales": 0.2, "chat_cooperation": 0.1}
+    item = MessageInput("在的在的 辛苦啦🙏", "user", context=(selfie,), open_task=True)
+    moved = _answer_to_task(item, "chat_daily", as_daily, {}, DEFAULT_RESPONSE_WORDS)
+    assert moved is not None and moved.type == "chat_cooperation"
+    assert "回应进行中的任务（响应），类型跟随任务" in moved.reason
+    no_topic = dataclasses.replace(item, context=())
+    assert (
+        _answer_to_task(no_topic, "chat_daily", as_daily, {}, DEFAULT_RESPONSE_WORDS).type
+        == "chat_after_sales"
+    )  # type: ignore[union-attr]
+    # Not an answer, no open task, or a complaint: the model's type stands.
+    chat = dataclasses.replace(item, text="中午吃什么好纠结啊")
+    assert _answer_to_task(chat, "chat_daily", as_daily, {}, DEFAULT_RESPONSE_WORDS) is None
+    idle = dataclasses.replace(item, open_task=False)
+    assert _answer_to_task(idle, "chat_daily", as_daily, {}, DEFAULT_RESPONSE_WORDS) is None
+    assert _answer_to_task(item, "chat_complaint", as_daily, {}, DEFAULT_RESPONSE_WORDS) is None
+
+
+def test_an_unsure_answer_needs_a_type_an_answer_can_have() -> None:
+    text = "行 那我先去接孩子了"
+    probabilities = answer_probabilities(text, (), DEFAULT_RESPONSE_WORDS)
+    assert probabilities is not None and 0.5 < probabilities["response"] < ANSWER_CONFIDENCE
+    assert detect_response(text, True, DEFAULT_RESPONSE_WORDS)[0] == "response"
+    assert detect_response(text, True, DEFAULT_RESPONSE_WORDS, (), "chat_after_sales")[0] == "response"
+    label, reason = detect_response(text, True, DEFAULT_RESPONSE_WORDS, (), "chat_daily")
+    assert label == "none" and "不够确定，且消息类型为日常聊天" in reason
+    # A sure answer stands whatever the type.
+    assert (
+        detect_response("在的在的 辛苦啦🙏", True, DEFAULT_RESPONSE_WORDS, (), "chat_daily")[0] == "response"
+    )
 
 
 def test_every_after_sales_task_type_has_a_topic_entry() -> None:

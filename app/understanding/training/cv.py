@@ -116,6 +116,7 @@ def run(
                     item.open_task and item.sender_role == "user",
                     DEFAULT_RESPONSE_WORDS,
                     item.context,
+                    result.type,
                 )
                 need = judge(
                     item.sender_role, result, sentiment, response, item.context, item.open_task, item.text
