@@ -35,6 +35,7 @@ ANSWER_CONFIDENCE = 0.8
 ANSWER_TYPES = ("chat_after_sales", "chat_cooperation", "chat_complaint")
 
 
+@lru_cache(maxsize=4096)
 def core_text(text: str) -> str:
     """The words left after emoji, punctuation and 语气词 are removed."""
     return FILLERS.sub("", EMOJI.sub("", normalise(text)))
@@ -76,9 +77,22 @@ def load_response_model() -> LinearModel | None:
 def answer_probabilities(
     text: str, context: tuple[ContextLine, ...], words: dict[str, list[str]]
 ) -> dict[str, float] | None:
-    """response / refusal / none → probability from the shipped model; None without a model."""
+    """response / refusal / none → probability from the shipped model; None without a model.
+    The type and response nodes both ask about the same message: the last answer is kept."""
+    global _last_answer
     model = load_response_model()
-    return model.probabilities(response_features(text, context, words)) if model is not None else None
+    if model is None:
+        return None
+    key = (text, context)
+    last = _last_answer
+    if last is not None and last[0] == key and last[1] is words and last[2] is model:
+        return last[3]
+    probabilities = model.probabilities(response_features(text, context, words))
+    _last_answer = (key, words, model, probabilities)
+    return probabilities
+
+
+_last_answer: tuple[tuple[str, tuple[ContextLine, ...]], object, object, dict[str, float]] | None = None
 
 
 def detect_response(
