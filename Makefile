@@ -65,9 +65,12 @@ bench: install
 	$(PY) bench/run.py
 
 # Rebuild the shipped models from the public review data (../shared/data) and the corpus's train split.
+# Staff corrections exported from 消息更正 join the training rows: make train CORRECTIONS="a.jsonl b.csv"
+CORRECTIONS_ARGS = $(foreach f,$(CORRECTIONS),--corrections $(f))
+
 train: install
-	$(PY) -m app.understanding.training.train_sentiment
-	$(PY) -m app.understanding.training.train_types
+	$(PY) -m app.understanding.training.train_sentiment $(CORRECTIONS_ARGS)
+	$(PY) -m app.understanding.training.train_types $(CORRECTIONS_ARGS)
 	$(PY) -m app.understanding.training.train_responses
 
 # Held-out evaluation; snownlp is installed for the comparison only, never imported by the hub.

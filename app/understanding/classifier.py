@@ -116,16 +116,17 @@ class TypeModel:
     by_category: dict[str, LinearModel]
 
     @staticmethod
-    def path(category: str) -> Path:
-        return MODEL_DIR / f"types-{category}.npz"
+    def path(category: str, directory: Path = MODEL_DIR) -> Path:
+        return directory / f"types-{category}.npz"
 
     def probabilities(self, features: list[str], category: str) -> dict[str, float]:
         return self.by_category[category].probabilities(features)
 
-    def save(self) -> list[Path]:
+    def save(self, directory: Path = MODEL_DIR) -> list[Path]:
+        directory.mkdir(parents=True, exist_ok=True)
         for category, model in self.by_category.items():
-            model.save(self.path(category))
-        return [self.path(category) for category in self.by_category]
+            model.save(self.path(category, directory))
+        return [self.path(category, directory) for category in self.by_category]
 
     @classmethod
     def load(cls) -> TypeModel | None:

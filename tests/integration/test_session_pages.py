@@ -9,11 +9,13 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.understanding.training.corrections import load_corrections
 from tests.conftest import ROOT, HubProcess, register_robot, wait_for
 
 pytestmark = pytest.mark.integration
@@ -297,7 +299,7 @@ def test_corrections_update_message_record_label_and_validate(hub: HubProcess, w
     assert "message.correct" in audit
 
 
-def test_corrections_export_labelled_data(hub: HubProcess, world: World) -> None:
+def test_corrections_export_labelled_data(hub: HubProcess, world: World, tmp_path: Path) -> None:
     client, csrf = login(hub)
     target = world.user_ids[1]
     headers = {"X-CSRF-Token": csrf, "HX-Request": "true"}
@@ -317,6 +319,17 @@ def test_corrections_export_labelled_data(hub: HubProcess, world: World) -> None
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
     assert rows[0] == EXPORT_FIELDS and all(r[2] == "message_type" for r in rows[1:])
     assert "attachment" in answer.headers["content-disposition"]
+
+    # The exports are what retraining reads (make train CORRECTIONS=…).
+    exported = tmp_path / "corrections.jsonl"
+    exported.write_bytes(client.get("/corrections/export.jsonl?history=true").content)
+    as_csv = tmp_path / "corrections.csv"
+    as_csv.write_bytes(answer.content)
+    for path in (exported, as_csv):
+        rows = load_corrections([path]).types
+        assert {"id": f"k{target}", "type": "chat_complaint"}.items() <= next(
+            r for r in rows if r["id"] == f"k{target}"
+        ).items()
 
 
 def test_group_pages(hub: HubProcess, world: World) -> None:

@@ -370,10 +370,17 @@ def tune_long_text(cases: Sequence[tuple[int, float, float, bool]]) -> tuple[lis
     return best[1], best[0]
 
 
-def train(data_dir: Path, corpus_path: Path, min_count: int = MIN_COUNT) -> LinearModel:
+def train(
+    data_dir: Path,
+    corpus_path: Path,
+    min_count: int = MIN_COUNT,
+    corrections: Sequence[dict[str, Any]] = (),
+) -> LinearModel:
+    """``corrections``: staff-corrected chat lines (``training/corrections.py``) that join the chat
+    head's training rows."""
     public_rest, holdout = split_public(load_public(data_dir))
     public_train, public_dev = split_public(public_rest, DEV_FRACTION, SEED + 2)
-    corpus_train = load_corpus(corpus_path, "train")
+    corpus_train = load_corpus(corpus_path, "train") + list(corrections)
     review_feats = featurise_all([r.text for r in public_train], ["user"] * len(public_train))
     chat_feats, _ = _corpus_xy(corpus_train)
     vocabulary = build_vocabulary(review_feats, chat_feats, min_count)
@@ -439,8 +446,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS_PATH, help="labelled chat corpus (JSON lines)")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--min-count", type=int, default=MIN_COUNT)
+    parser.add_argument(
+        "--corrections", type=Path, action="append", default=[], help="消息更正页导出的 JSONL / CSV（可重复）"
+    )
     args = parser.parse_args(argv)
-    model = train(args.data, args.corpus, args.min_count)
+    from app.understanding.training.corrections import CorrectionsError, load_corrections
+
+    try:
+        corrections = load_corrections(args.corrections)
+    except CorrectionsError as exc:
+        print(f"人工更正文件有误，未训练：{exc}", file=sys.stderr)
+        return 2
+    if args.corrections:
+        print(corrections.summary(), file=sys.stderr)
+    model = train(args.data, args.corpus, args.min_count, corrections.sentiments)
+    if args.corrections:
+        model.meta["corrections"] = corrections.meta()
     save_model(model, args.out)
     size = args.out.stat().st_size / 1e6
     if "stacker" not in model.meta:

@@ -1,17 +1,21 @@
 """Train the message-type model from the corpus's TRAIN split only.
 
-    python -m app.understanding.training.train_types      (make train)
+    python -m app.understanding.training.train_types [--corrections FILE …]      (make train)
 
 The held-out TEST split is never read here. C is chosen by 5-fold cross-validation on train.
+``--corrections``: staff corrections exported from the console join the training rows
+(``training/corrections.py``); they are trained on, never scored in the cross-validation.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-from app.understanding.classifier import TypeModel, compile_lexicons, featurise
+from app.understanding.classifier import MODEL_DIR, TypeModel, compile_lexicons, featurise
 from app.understanding.corpus import CORPUS_PATH, load_rows, row_input
 from app.understanding.lexicon import DEFAULT_LEXICONS
 from app.understanding.training.fit import fit_linear
@@ -62,8 +66,22 @@ def cross_validate(rows: list[dict[str, object]], c: float, folds: int = 5) -> f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="训练消息类型模型（只用训练集）")
     parser.add_argument("--c", type=float, default=None, help="正则化参数；默认交叉验证选择")
+    parser.add_argument(
+        "--corrections", type=Path, action="append", default=[], help="消息更正页导出的 JSONL / CSV（可重复）"
+    )
+    parser.add_argument("--out", type=Path, default=MODEL_DIR, help="模型文件目录")
     args = parser.parse_args(argv)
+    from app.understanding.training.corrections import CorrectionsError, load_corrections
+
+    try:
+        corrections = load_corrections(args.corrections)
+    except CorrectionsError as exc:
+        print(f"人工更正文件有误，未训练：{exc}", file=sys.stderr)
+        return 2
     rows = load_rows(split="train")
+    if args.corrections:
+        print(corrections.summary())
+    rows += corrections.types
     rows.sort(key=lambda r: str(r["id"]))
     c = args.c
     if c is None:
@@ -79,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             "corpus": CORPUS_PATH.name,
             "split": "train",
             "rows": len(rows),
+            **({"corrections": corrections.meta()} if args.corrections else {}),
         },
     )
-    paths = model.save()
+    paths = model.save(args.out)
     features = sum(len(m.vocabulary) for m in model.by_category.values())
     print(
         f"已训练：{len(rows)} 条训练数据，{features} 个特征，C={c}，"
