@@ -116,14 +116,14 @@ class TypeModel:
     by_category: dict[str, LinearModel]
 
     @staticmethod
-    def path(category: str, directory: Path = MODEL_DIR) -> Path:
-        return directory / f"types-{category}.npz"
+    def path(category: str, directory: Path | None = None) -> Path:
+        return (directory or MODEL_DIR) / f"types-{category}.npz"
 
     def probabilities(self, features: list[str], category: str) -> dict[str, float]:
         return self.by_category[category].probabilities(features)
 
-    def save(self, directory: Path = MODEL_DIR) -> list[Path]:
-        directory.mkdir(parents=True, exist_ok=True)
+    def save(self, directory: Path | None = None) -> list[Path]:
+        (directory or MODEL_DIR).mkdir(parents=True, exist_ok=True)
         for category, model in self.by_category.items():
             model.save(self.path(category, directory))
         return [self.path(category, directory) for category in self.by_category]

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corrections", type=Path, action="append", default=[], help="消息更正页导出的 JSONL / CSV（可重复）"
     )
-    parser.add_argument("--out", type=Path, default=MODEL_DIR, help="模型文件目录")
+    parser.add_argument("--out", type=Path, default=None, help=f"模型文件目录（默认 {MODEL_DIR}）")
     args = parser.parse_args(argv)
     from app.understanding.training.corrections import CorrectionsError, load_corrections
 
