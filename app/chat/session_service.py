@@ -29,8 +29,10 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from app import clock
+from app.aftersales.models import AfterSalesTask
 from app.chat.models import ChatSession, Group, Message, MessageCorrection
 from app.errors import InvalidInput, NotFound
+from app.flows.models import FlowRun, FlowStep
 from app.understanding.types import CATEGORY_OF_ROLE, SENTIMENT_LABELS, TYPES_BY_CATEGORY, TYPES_BY_CODE
 
 PAGE_SIZE = 50
@@ -475,17 +477,72 @@ EXPORT_FIELDS = (
     "corrected_by",
     "corrected_at",
     "message_id",
+    # What the classifier saw besides the text, so that retraining reads the line the same way:
+    "open_task",
+    "open_task_type",
+    "context",
 )
+ID_CHUNK = 500
 
 
 async def export_corrections(session: AsyncSession, f: CorrectionFilter, fmt: str) -> bytes:
-    """Labelled data for retraining: JSON Lines, or CSV (UTF-8 with BOM) with the same fields."""
+    """Labelled data for retraining: JSON Lines, or CSV (UTF-8 with BOM) with the same fields (the
+    context as a JSON list)."""
     query = _corrections_query(f.validate()).order_by(MessageCorrection.id).limit(EXPORT_LIMIT)
-    rows = [correction_dict(c) for c in (await session.execute(query)).scalars()]
+    corrections = list((await session.execute(query)).scalars())
+    seen = await _as_classified(session, sorted({c.message_id for c in corrections}))
+    rows = [{**correction_dict(c), **seen[c.message_id]} for c in corrections]
     if fmt == "jsonl":
         lines = (json.dumps({k: r[k] for k in EXPORT_FIELDS}, ensure_ascii=False) for r in rows)
         return "".join(line + "\n" for line in lines).encode()
+    for r in rows:
+        r["context"] = json.dumps(r["context"], ensure_ascii=False)
     return csv_bytes(EXPORT_FIELDS, ([r[k] for k in EXPORT_FIELDS] for r in rows))
+
+
+async def _as_classified(session: AsyncSession, message_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Message id → the open task its processing found (and the task's type) and the chat lines before
+    it, as the classifier read them."""
+    from app.understanding.context import recent_context
+
+    task_of: dict[int, int | None] = {}
+    for start in range(0, len(message_ids), ID_CHUNK):
+        chunk = message_ids[start : start + ID_CHUNK]
+        steps = await session.execute(
+            select(FlowRun.message_id, FlowStep.output)
+            .join(FlowStep, FlowStep.run_id == FlowRun.id)
+            .where(FlowRun.message_id.in_(chunk), FlowStep.node_type == "find_after_sales_task")
+            .order_by(FlowRun.id)
+        )
+        for message_id, output in steps:  # the newest run counts
+            task = (output or {}).get("open_task")
+            task_of[message_id] = task if isinstance(task, int) else None
+    task_ids = sorted({t for t in task_of.values() if t is not None})
+    task_types: dict[int, str] = {}
+    for start in range(0, len(task_ids), ID_CHUNK):
+        found = await session.execute(
+            select(AfterSalesTask.id, AfterSalesTask.task_type).where(
+                AfterSalesTask.id.in_(task_ids[start : start + ID_CHUNK])
+            )
+        )
+        task_types.update({task_id: task_type for task_id, task_type in found.all()})
+    seen: dict[int, dict[str, Any]] = {}
+    for message_id in message_ids:
+        message = await session.get(Message, message_id)
+        if message is None:
+            seen[message_id] = {"open_task": False, "open_task_type": None, "context": []}
+            continue
+        task = task_of.get(message_id)
+        context = await recent_context(session, message)
+        seen[message_id] = {
+            # Without a trace, an answer or a refusal still shows that a task was open.
+            "open_task": task is not None
+            if message_id in task_of
+            else message.after_sales_response in ("response", "refusal"),
+            "open_task_type": task_types.get(task) if task is not None else None,
+            "context": [{"role": line.role, "content": line.content} for line in context],
+        }
+    return seen
 
 
 # ── CSV ───────────────────────────────────────────────────────────────────────

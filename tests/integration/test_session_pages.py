@@ -35,6 +35,9 @@ EXPORT_FIELDS = [
     "corrected_by",
     "corrected_at",
     "message_id",
+    "open_task",
+    "open_task_type",
+    "context",
 ]
 
 
@@ -312,6 +315,12 @@ def test_corrections_export_labelled_data(hub: HubProcess, world: World, tmp_pat
     assert records and all(list(r) == EXPORT_FIELDS for r in records)
     latest = [r for r in records if r["message_id"] == target and r["field"] == "message_type"]
     assert len(latest) == 1 and latest[0]["label"] == "chat_complaint" and latest[0]["text"]
+    # With what the classifier saw: the group's lines before the message, and the open task (none here).
+    assert [(line["role"], line["content"][:6]) for line in latest[0]["context"]] == [
+        ("user", "请问收益一般"),
+        ("staff", f"@{world.user}"[:6]),
+    ]
+    assert latest[0]["open_task"] is False and latest[0]["open_task_type"] is None
     history = [json.loads(x) for x in client.get("/corrections/export.jsonl?history=true").text.splitlines()]
     assert len([r for r in history if r["message_id"] == target and r["field"] == "message_type"]) >= 2
     answer = client.get("/corrections/export.csv", params={"field": "message_type"})
@@ -326,10 +335,8 @@ def test_corrections_export_labelled_data(hub: HubProcess, world: World, tmp_pat
     as_csv = tmp_path / "corrections.csv"
     as_csv.write_bytes(answer.content)
     for path in (exported, as_csv):
-        rows = load_corrections([path]).types
-        assert {"id": f"k{target}", "type": "chat_complaint"}.items() <= next(
-            r for r in rows if r["id"] == f"k{target}"
-        ).items()
+        row = next(r for r in load_corrections([path]).types if r["id"] == f"k{target}")
+        assert row["type"] == "chat_complaint" and row["context"] == latest[0]["context"]
 
 
 def test_group_pages(hub: HubProcess, world: World) -> None:

@@ -16,7 +16,9 @@ from app.understanding.training.corrections import CorrectionsError, load_correc
 FIELDS = list(EXPORT_FIELDS)
 
 
-def record(message_id: int, text: str, field: str, label: str, role: str = "user") -> dict[str, object]:
+def record(
+    message_id: int, text: str, field: str, label: str, role: str = "user", **seen: object
+) -> dict[str, object]:
     return {
         "text": text,
         "sender_role": role,
@@ -26,6 +28,10 @@ def record(message_id: int, text: str, field: str, label: str, role: str = "user
         "corrected_by": "admin",
         "corrected_at": "2026-12-07T10:00:00+00:00",
         "message_id": message_id,
+        "open_task": False,
+        "open_task_type": None,
+        "context": [],
+        **seen,
     }
 
 
@@ -39,6 +45,15 @@ EXPORT = [
     record(8, "鲲鹏计划真不错", "sentiment", "positive"),
     record(7, "鲲鹏计划的钱到底什么时候给", "message_type", "chat_complaint"),  # corrected again
     record(9, "@所有人 今晚八点前交鲲鹏作品", "message_type", "staff_at_user", role="robot"),
+    record(
+        12,
+        "收到",
+        "message_type",
+        "chat_cooperation",
+        open_task=True,
+        open_task_type="自拍视频",
+        context=[{"role": "staff", "content": "@小美 今天的自拍视频记得拍一下"}],
+    ),
 ]
 
 
@@ -57,8 +72,10 @@ def test_an_export_becomes_training_rows_with_the_last_correction_winning(tmp_pa
         ]
     )
     assert unknown_sender.types[0]["sender_role"] == "staff"  # the corrected type tells the category
-    assert rows.meta()["files"][0]["lines"] == 4
-    assert "类型 2 条，情绪 1 条" in rows.summary()
+    answer = by_id["k12"]  # a short answer is learnt with what it answered
+    assert answer["open_task"] is True and answer["context"][0]["content"].startswith("@小美")
+    assert rows.meta()["files"][0]["lines"] == 5
+    assert "类型 3 条，情绪 1 条" in rows.summary()
 
 
 def test_the_csv_export_reads_like_the_jsonl_one(tmp_path: Path) -> None:
@@ -66,7 +83,9 @@ def test_the_csv_export_reads_like_the_jsonl_one(tmp_path: Path) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(FIELDS)
-        writer.writerows([["" if r[k] is None else r[k] for k in FIELDS] for r in EXPORT])
+        for r in EXPORT:  # as the hub writes it: the context as JSON text, True / False
+            cells = {**r, "context": json.dumps(r["context"], ensure_ascii=False)}
+            writer.writerow(["" if cells[k] is None else cells[k] for k in FIELDS])
     from_csv = load_corrections([path])
     from_jsonl = load_corrections([write_jsonl(tmp_path / "same.jsonl", EXPORT)])
     assert from_csv.types == from_jsonl.types and from_csv.sentiments == from_jsonl.sentiments
@@ -89,6 +108,12 @@ def test_held_out_texts_never_become_training_rows(tmp_path: Path) -> None:
         (json.dumps(record(3, "好的", "category", "x")), "field 只能是 message_type 或 sentiment"),
         (json.dumps(record(3, "", "sentiment", "neutral")), "corrections.jsonl:2: 缺少 text"),
         (json.dumps(record(3, "好的", "sentiment", "neutral", role="boss")), "sender_role 无效：boss"),
+        (json.dumps(record(3, "好的", "sentiment", "neutral", context="[{")), "context 不是有效的 JSON"),
+        (json.dumps(record(3, "好的", "sentiment", "neutral", context=["在吗"])), "context 应为"),
+        (
+            json.dumps(record(3, "好的", "sentiment", "neutral", open_task="maybe")),
+            "open_task 应为 true 或 false",
+        ),
     ],
 )
 def test_a_bad_line_refuses_the_whole_file_and_names_the_line(
@@ -122,6 +147,6 @@ def test_type_training_takes_the_corrections(tmp_path: Path, capsys: pytest.Capt
     with np.load(paths["user"], allow_pickle=True) as data:
         meta = json.loads(str(data["meta"]))
         vocabulary = {str(v) for v in data["vocabulary"]}
-    assert meta["corrections"]["message_type"] == 2 and meta["corrections"]["files"][0]["file"] == export.name
+    assert meta["corrections"]["message_type"] == 3 and meta["corrections"]["files"][0]["file"] == export.name
     assert "鲲鹏" in vocabulary  # a character pair that only the corrected messages contain
-    assert "类型 2 条" in capsys.readouterr().out
+    assert "类型 3 条" in capsys.readouterr().out

@@ -5,6 +5,8 @@
     make train CORRECTIONS=corrections.jsonl
 
 Reads the 消息更正 export (``/corrections/export.jsonl`` or ``/corrections/export.csv``, same fields).
+The export's ``open_task`` and ``context`` (the lines before the message) train with the label, so a
+short answer is learnt with what it answered; exports without them train on the text alone.
 Every line is checked first and one bad line refuses the whole file, naming the line. Where a message
 was corrected more than once (an export with ``history=true``), the last correction counts. A text that
 matches a held-out corpus message after normalisation is left out, so `make eval` stays honest.
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.understanding.context import CONTEXT_LINES
 from app.understanding.types import CATEGORY_OF_ROLE, SENTIMENT_LABELS, TYPES_BY_CODE
 
 REQUIRED = ("text", "field", "label", "message_id")
@@ -118,6 +121,35 @@ def _records(path: Path, raw: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}:{number}", record
 
 
+def _flag(where: str, value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if str(value).strip().lower() in ("true", "1"):
+        return True
+    if str(value).strip().lower() in ("false", "0", ""):
+        return False
+    raise CorrectionsError(f"{where}: open_task 应为 true 或 false，而不是 {value}")
+
+
+def _context(where: str, value: Any) -> list[dict[str, str]]:
+    """The lines before the message: a list of {role, content}, or that list as JSON text (CSV)."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise CorrectionsError(f"{where}: context 不是有效的 JSON（{exc.msg}）") from exc
+    if not isinstance(value, list) or not all(
+        isinstance(line, dict) and isinstance(line.get("content"), str) for line in value
+    ):
+        raise CorrectionsError(f"{where}: context 应为 [{{role, content}}, …] 列表")
+    return [
+        {"role": str(line.get("role") or "user"), "content": line["content"]}
+        for line in value[-CONTEXT_LINES:]
+    ]
+
+
 def _row(where: str, record: dict[str, Any]) -> dict[str, Any]:
     missing = [name for name in REQUIRED if record.get(name) in (None, "")]
     if missing:
@@ -135,8 +167,8 @@ def _row(where: str, record: dict[str, Any]) -> dict[str, Any]:
         "id": f"k{record['message_id']}",
         "text": text,
         "sender_role": category,
-        "context": [],
-        "open_task": False,
+        "context": _context(where, record.get("context")),
+        "open_task": _flag(where, record.get("open_task")) and category == "user",
         "split": "train",
     }
     if kind == "message_type":
