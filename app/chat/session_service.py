@@ -506,8 +506,11 @@ async def _as_classified(session: AsyncSession, message_ids: list[int]) -> dict[
     from app.understanding.context import recent_context
 
     task_of: dict[int, int | None] = {}
+    messages: dict[int, Message] = {}
     for start in range(0, len(message_ids), ID_CHUNK):
         chunk = message_ids[start : start + ID_CHUNK]
+        found_messages = await session.execute(select(Message).where(Message.id.in_(chunk)))
+        messages.update({m.id: m for m in found_messages.scalars()})
         steps = await session.execute(
             select(FlowRun.message_id, FlowStep.output)
             .join(FlowStep, FlowStep.run_id == FlowRun.id)
@@ -528,7 +531,7 @@ async def _as_classified(session: AsyncSession, message_ids: list[int]) -> dict[
         task_types.update({task_id: task_type for task_id, task_type in found.all()})
     seen: dict[int, dict[str, Any]] = {}
     for message_id in message_ids:
-        message = await session.get(Message, message_id)
+        message = messages.get(message_id)
         if message is None:
             seen[message_id] = {"open_task": False, "open_task_type": None, "context": []}
             continue
