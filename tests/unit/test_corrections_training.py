@@ -149,4 +149,4 @@ def test_type_training_takes_the_corrections(tmp_path: Path, capsys: pytest.Capt
         vocabulary = {str(v) for v in data["vocabulary"]}
     assert meta["corrections"]["message_type"] == 3 and meta["corrections"]["files"][0]["file"] == export.name
     assert "鲲鹏" in vocabulary  # a character pair that only the corrected messages contain
-    assert "类型 3 条" in capsys.readouterr().out
+    assert "类型 3 条" in capsys.readouterr().err

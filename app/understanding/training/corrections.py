@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,18 @@ def load_corrections(paths: Sequence[Path]) -> CorrectionRows:
         else:
             result.sentiments.append(row)
     return result
+
+
+def corrections_for_training(paths: Sequence[Path]) -> CorrectionRows | None:
+    """``load_corrections`` for a training command: prints what it read, or the error and None."""
+    try:
+        rows = load_corrections(paths)
+    except CorrectionsError as exc:
+        print(f"人工更正文件有误，未训练：{exc}", file=sys.stderr)
+        return None
+    if paths:
+        print(rows.summary(), file=sys.stderr)
+    return rows
 
 
 def _read(path: Path) -> bytes:

@@ -450,15 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--corrections", type=Path, action="append", default=[], help="消息更正页导出的 JSONL / CSV（可重复）"
     )
     args = parser.parse_args(argv)
-    from app.understanding.training.corrections import CorrectionsError, load_corrections
+    from app.understanding.training.corrections import corrections_for_training
 
-    try:
-        corrections = load_corrections(args.corrections)
-    except CorrectionsError as exc:
-        print(f"人工更正文件有误，未训练：{exc}", file=sys.stderr)
+    corrections = corrections_for_training(args.corrections)
+    if corrections is None:
         return 2
-    if args.corrections:
-        print(corrections.summary(), file=sys.stderr)
     model = train(args.data, args.corpus, args.min_count, corrections.sentiments)
     if args.corrections:
         model.meta["corrections"] = corrections.meta()

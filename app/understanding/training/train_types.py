@@ -10,7 +10,6 @@ The held-out TEST split is never read here. C is chosen by 5-fold cross-validati
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,17 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help=f"模型文件目录（默认 {MODEL_DIR}）")
     args = parser.parse_args(argv)
-    from app.understanding.training.corrections import CorrectionsError, load_corrections
+    from app.understanding.training.corrections import corrections_for_training
 
-    try:
-        corrections = load_corrections(args.corrections)
-    except CorrectionsError as exc:
-        print(f"人工更正文件有误，未训练：{exc}", file=sys.stderr)
+    corrections = corrections_for_training(args.corrections)
+    if corrections is None:
         return 2
-    rows = load_rows(split="train")
-    if args.corrections:
-        print(corrections.summary())
-    rows += corrections.types
+    rows = load_rows(split="train") + corrections.types
     rows.sort(key=lambda r: str(r["id"]))
     c = args.c
     if c is None:
