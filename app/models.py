@@ -16,6 +16,7 @@ from app.flows.models import FlowDefinition, FlowRun, FlowStep
 from app.replies.models import ReplyTemplate
 from app.robots.models import CommandResult, Robot, RobotHealth, robot_groups
 from app.system.models import SystemSetting
+from app.understanding.models import TrainedModel
 
 __all__ = [
     "AfterSalesConflict",
@@ -43,6 +44,7 @@ __all__ = [
     "RobotHealth",
     "ScreenToken",
     "SystemSetting",
+    "TrainedModel",
     "User",
     "robot_groups",
 ]

@@ -37,4 +37,5 @@ def load_plugins() -> None:
     import app.replies.nodes
     import app.replies.tasks
     import app.robots.tasks
-    import app.understanding.nodes  # noqa: F401
+    import app.understanding.nodes
+    import app.understanding.retrain  # noqa: F401

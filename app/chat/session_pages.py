@@ -14,6 +14,8 @@ from app.chat import session_service as svc
 from app.chat.models import Message
 from app.db import get_db
 from app.errors import HubError
+from app.jobs import enqueue
+from app.understanding import retrain
 from app.understanding.types import SENTIMENT_LABELS, TYPES_BY_CATEGORY, TYPES_BY_CODE
 from app.web.envelope import ok
 from app.web.pages import page
@@ -42,6 +44,22 @@ def download(body: bytes, filename: str, media_type: str) -> Response[bytes]:
         body,
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+async def models_fragment(request: Request, error: str | None = None, notice: str | None = None) -> Template:
+    async with get_db().session() as session:
+        models = await retrain.list_models(session)
+        active = await retrain.active_model_id(session)
+    return view(
+        request,
+        "sessions/_models.html",
+        "corrections",
+        models=models,
+        active_model=active,
+        training=any(m.status == "training" for m in models),
+        model_error=error,
+        notice=notice,
     )
 
 
@@ -179,10 +197,17 @@ class SessionPages(Controller):
             except HubError as exc:
                 error = exc.message
             people = await svc.correctors(session)
+            models = await retrain.list_models(session)
+            active = await retrain.active_model_id(session)
         return view(
             request,
             "sessions/corrections.html",
             "corrections",
+            models=models,
+            active_model=active,
+            training=any(m.status == "training" for m in models),
+            notice=None,
+            model_error=None,
             items=items,
             total=total,
             page_no=max(page_no, 1),
@@ -209,6 +234,51 @@ class SessionPages(Controller):
             body = await svc.export_corrections(session, f, fmt)
         media = "application/x-ndjson; charset=utf-8" if fmt == "jsonl" else "text/csv; charset=utf-8"
         return download(body, f"corrections.{fmt}", media)
+
+    # ── retraining the type model from the corrections ──
+
+    @get("/corrections/models")
+    async def trained_models(self, request: Request) -> Template:
+        return await models_fragment(request)
+
+    @post("/corrections/retrain", guards=[requires("admin")])
+    async def retrain(self, request: Request) -> Template:
+        try:
+            async with get_db().transaction() as session:
+                model = await retrain.start_retraining(session, request.user.username)
+                await audit(
+                    session,
+                    request.user.username,
+                    "model.retrain",
+                    f"trained_model:{model.id}",
+                    {},
+                    client_ip(request),
+                )
+        except HubError as exc:
+            return await models_fragment(request, error=exc.message)
+        await enqueue("retrain_type_model", model_id=model.id)
+        return await models_fragment(request, notice=f"已开始训练 #{model.id}，通常需要几十秒。")
+
+    @post(
+        ["/corrections/models/{model_id:int}/activate", "/corrections/models/shipped/activate"],
+        guards=[requires("admin")],
+    )
+    async def activate_model(self, request: Request, model_id: int | None = None) -> Template:
+        try:
+            async with get_db().transaction() as session:
+                await retrain.activate(session, model_id, request.user.username)
+                await audit(
+                    session,
+                    request.user.username,
+                    "model.activate",
+                    f"trained_model:{model_id}" if model_id else "trained_model:shipped",
+                    {},
+                    client_ip(request),
+                )
+        except HubError as exc:
+            return await models_fragment(request, error=exc.message)
+        used = f"重新训练的模型 #{model_id}" if model_id else "内置模型"
+        return await models_fragment(request, notice=f"消息类型识别已改用{used}，新消息即刻生效。")
 
     # ── groups ──
 

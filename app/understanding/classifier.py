@@ -3,7 +3,9 @@ category, with the optional LLM tier for low-confidence cases (PRODUCT §3.2).""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -127,6 +129,26 @@ class TypeModel:
         for category, model in self.by_category.items():
             model.save(self.path(category, directory))
         return [self.path(category, directory) for category in self.by_category]
+
+    def to_bytes(self) -> bytes:
+        """One zip of the per-category model files (a model trained in the console, kept in the database)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for category, model in self.by_category.items():
+                part = io.BytesIO()
+                model.save(part)
+                archive.writestr(self.path(category).name, part.getvalue())
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> TypeModel:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            return cls(
+                {
+                    category: LinearModel.load(io.BytesIO(archive.read(cls.path(category).name)))
+                    for category in TYPES_BY_CATEGORY
+                }
+            )
 
     @classmethod
     def load(cls) -> TypeModel | None:

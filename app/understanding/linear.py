@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class LinearModel:
         total = sum(shifted)
         return {name: value / total for name, value in zip(names, shifted, strict=True)}
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path | IO[bytes]) -> None:
         vocab = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         arrays: dict[str, Any] = {
             "vocabulary": np.array(vocab, dtype=object),
@@ -74,7 +74,7 @@ class LinearModel:
         np.savez_compressed(path, **arrays)
 
     @classmethod
-    def load(cls, path: Path) -> LinearModel:
+    def load(cls, path: Path | IO[bytes]) -> LinearModel:
         with np.load(path, allow_pickle=True) as data:
             vocab = [str(v) for v in data["vocabulary"]]
             return cls(

@@ -16,6 +16,7 @@ from app.understanding.context import batch_context, message_input
 from app.understanding.intervention import judge
 from app.understanding.lexicon import load_lexicons, load_response_words
 from app.understanding.responses import detect_response
+from app.understanding.retrain import active_type_model
 from app.understanding.sentiment_gateway import analyse_sentiment
 from app.understanding.types import Classification, Sentiment
 
@@ -37,11 +38,14 @@ class ClassifyMessageNode(FlowNode):
             ctx.batch["lexicons"] = compile_lexicons(await load_lexicons(ctx.session))
         if "response_words" not in ctx.batch:
             ctx.batch["response_words"] = await load_response_words(ctx.session)
+        if "type_model" not in ctx.batch:
+            ctx.batch["type_model"] = await active_type_model(ctx.session)
+        model, model_label = ctx.batch["type_model"]
         context = await batch_context(ctx.session, ctx.message, ctx.batch.setdefault("context", {}))
         task = ctx.data.get("open_task")
         item = message_input(ctx.message, context, bool(task), getattr(task, "task_type", None))
         ctx.data["input"] = item
-        result = classify(item, ctx.batch["lexicons"], response_words=ctx.batch["response_words"])
+        result = classify(item, ctx.batch["lexicons"], model, response_words=ctx.batch["response_words"])
         result = await self._ask_llm_if_unsure(item, result)
         ctx.data["classification"] = result
         m = ctx.message
@@ -53,6 +57,7 @@ class ClassifyMessageNode(FlowNode):
                 "type": result.type,
                 "confidence": result.confidence,
                 "tier": result.tier,
+                "model": model_label,
                 "reason": result.reason,
                 "notes": list(result.notes),
             },

@@ -13,6 +13,7 @@ from app.understanding.context import at_names
 from app.understanding.lexicon import load_lexicons, load_response_words
 from app.understanding.llm_gateway import llm_tier
 from app.understanding.responses import detect_response
+from app.understanding.retrain import active_type_model
 from app.understanding.schemas import MAX_TEXT, IdentifyTypeIn
 from app.understanding.sentiment_gateway import analyse_sentiment
 from app.understanding.types import MESSAGE_TYPES, ContextLine, MessageInput
@@ -62,7 +63,8 @@ async def identify(session: AsyncSession, data: IdentifyTypeIn) -> dict[str, Any
     item = to_input(data)
     lexicons = compile_lexicons(await load_lexicons(session))
     response_words = await load_response_words(session)
-    result = classify(item, lexicons, response_words=response_words)
+    model, model_label = await active_type_model(session)
+    result = classify(item, lexicons, model, response_words=response_words)
     tier = llm_tier()
     if tier is not None and result.confidence < LLM_BELOW:
         answer, note = await tier.classify(item)
@@ -82,6 +84,7 @@ async def identify(session: AsyncSession, data: IdentifyTypeIn) -> dict[str, Any
         "confidence": result.confidence,
         "reason": result.reason,
         "tier": result.tier,
+        "model": model_label,
         "notes": list(result.notes),
         "sentiment": {"label": sentiment.label, "score": round(sentiment.score, 4)},
         "after_sales_response": response,

@@ -339,6 +339,58 @@ def test_corrections_export_labelled_data(hub: HubProcess, world: World, tmp_pat
         assert row["type"] == "chat_complaint" and row["context"] == latest[0]["context"]
 
 
+def classified_with(hub: HubProcess, message_id: int) -> str:
+    processed(hub, [message_id])
+    with hub.api() as api:
+        runs = api.get(f"/api/messages/{message_id}/trace").json()["data"]["runs"]
+    return str(next(s for s in runs[-1]["steps"] if s["node"] == "classify")["output"]["model"])
+
+
+def test_retraining_from_corrections_in_the_console(hub: HubProcess, world: World) -> None:
+    viewer, viewer_csrf = login(hub, "viewer1", "viewer-pass-123")
+    answer = viewer.post("/corrections/retrain", headers={"X-CSRF-Token": viewer_csrf, "HX-Request": "true"})
+    assert answer.status_code == 403
+    client, csrf = login(hub)
+    headers = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+    client.post(
+        f"/messages/{world.user_ids[0]}/correct",
+        data={"field": "message_type", "value": "chat_complaint"},
+        headers=headers,
+    )
+    started = client.post("/corrections/retrain", headers=headers)
+    assert started.status_code == 200, started.text
+    found = re.search(r"已开始训练 #(\d+)", started.text)
+    assert found, started.text
+    model_id = int(found.group(1))
+
+    def finished() -> str | None:
+        fragment = client.get("/corrections/models").text
+        row = re.search(rf'data-model="{model_id}" data-status="(\w+)".*?</tr>', fragment, re.S)
+        assert row, fragment
+        return row.group(0) if row.group(1) != "training" else None
+
+    row = wait_for(finished, timeout=120)
+    assert 'data-status="ready"' in row, row
+    assert re.search(r"\d+\.\d% / \d+\.\d%", row), row  # held-out accuracy, new and shipped
+    assert classified_with(hub, post(world.robot, world.other, "今天天气不错", world.group)) == "shipped"
+
+    missing = client.post("/corrections/models/999999/activate", headers=headers).text
+    assert "模型 #999999 不存在" in missing
+    switched = client.post(f"/corrections/models/{model_id}/activate", headers=headers).text
+    assert f"重新训练的模型 #{model_id}" in switched and "使用中" in switched
+    message = post(world.robot, world.other, "周末大家去哪玩", world.group)
+    assert classified_with(hub, message) == f"retrained:{model_id}"
+    with hub.api() as api:
+        data = api.post("/api/messages/identify-type", json={"message": "请问什么时候结算"}).json()["data"]
+    assert data["model"] == f"retrained:{model_id}" and data["type"] == "chat_inquiry"
+
+    back = client.post("/corrections/models/shipped/activate", headers=headers).text
+    assert "已改用内置模型" in back
+    assert classified_with(hub, post(world.robot, world.other, "晚安各位", world.group)) == "shipped"
+    audit = client.get("/audit").text
+    assert "model.retrain" in audit and "model.activate" in audit
+
+
 def test_group_pages(hub: HubProcess, world: World) -> None:
     client, _ = login(hub)
     listing = client.get("/groups", params={"q": world.group}).text

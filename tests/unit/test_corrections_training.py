@@ -11,7 +11,11 @@ from app.chat.session_service import EXPORT_FIELDS
 from app.understanding.classifier import TypeModel
 from app.understanding.corpus import load_rows
 from app.understanding.training import train_types
-from app.understanding.training.corrections import CorrectionsError, load_corrections
+from app.understanding.training.corrections import (
+    CorrectionsError,
+    corrections_from_records,
+    load_corrections,
+)
 
 FIELDS = list(EXPORT_FIELDS)
 
@@ -150,3 +154,22 @@ def test_type_training_takes_the_corrections(tmp_path: Path, capsys: pytest.Capt
     assert meta["corrections"]["message_type"] == 3 and meta["corrections"]["files"][0]["file"] == export.name
     assert "鲲鹏" in vocabulary  # a character pair that only the corrected messages contain
     assert "类型 3 条" in capsys.readouterr().err
+
+
+def test_records_in_memory_read_like_an_export_file(tmp_path: Path) -> None:
+    from_file = load_corrections([write_jsonl(tmp_path / "c.jsonl", EXPORT)])
+    in_memory = corrections_from_records(((f"更正 {n}", r) for n, r in enumerate(EXPORT, 1)), "console")
+    assert in_memory.types == from_file.types and in_memory.sentiments == from_file.sentiments
+    assert in_memory.superseded == 1 and in_memory.sources == [{"file": "console", "lines": len(EXPORT)}]
+    with pytest.raises(CorrectionsError, match="更正 1: 未知的消息类型编码"):
+        corrections_from_records([("更正 1", record(1, "好", "message_type", "chat_nonsense"))], "console")
+
+
+def test_a_type_model_survives_the_round_trip_through_bytes() -> None:
+    shipped = TypeModel.load()
+    assert shipped is not None
+    copy = TypeModel.from_bytes(shipped.to_bytes())
+    features = ["^请", "请问", "结算", "§question"]
+    for category in ("user", "staff", "operator"):
+        assert copy.probabilities(features, category) == shipped.probabilities(features, category)
+        assert copy.by_category[category].meta == shipped.by_category[category].meta

@@ -19,7 +19,7 @@ import hashlib
 import io
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,32 +62,54 @@ class CorrectionRows:
 
 def load_corrections(paths: Sequence[Path]) -> CorrectionRows:
     """Training rows from one or more correction exports (later files override earlier ones)."""
-    from app.understanding.corpus import load_rows
-    from app.understanding.corpus.check import normalised
-
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    result = CorrectionRows()
+    collected = _Collected()
     for path in paths:
         raw = _read(path)
-        lines = 0
-        for where, record in _records(path, raw):
-            row = _row(where, record)
-            key = (str(row["id"]), "type" if "type" in row else "sentiment")
-            result.superseded += key in latest
-            latest[key] = row
-            lines += 1
-        result.sources.append(
+        lines = collected.add(_records(path, raw))
+        collected.sources.append(
             {"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()[:16], "lines": lines}
         )
-    held_out = {normalised(str(r["text"])) for r in load_rows(split="test")}
-    for row in latest.values():
-        if normalised(str(row["text"])) in held_out:
-            result.held_out += 1
-        elif "type" in row:
-            result.types.append(row)
-        else:
-            result.sentiments.append(row)
-    return result
+    return collected.rows()
+
+
+def corrections_from_records(records: Iterable[tuple[str, dict[str, Any]]], source: str) -> CorrectionRows:
+    """Training rows from export records already in memory (the console's retraining); each record is
+    (where, record) with the export's fields, checked like a file's lines."""
+    collected = _Collected()
+    collected.sources.append({"file": source, "lines": collected.add(records)})
+    return collected.rows()
+
+
+@dataclass
+class _Collected:
+    latest: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    superseded: int = 0
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, records: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        lines = 0
+        for where, record in records:
+            row = _row(where, record)
+            key = (str(row["id"]), "type" if "type" in row else "sentiment")
+            self.superseded += key in self.latest
+            self.latest[key] = row
+            lines += 1
+        return lines
+
+    def rows(self) -> CorrectionRows:
+        from app.understanding.corpus import load_rows
+        from app.understanding.corpus.check import normalised
+
+        result = CorrectionRows(superseded=self.superseded, sources=self.sources)
+        held_out = {normalised(str(r["text"])) for r in load_rows(split="test")}
+        for row in self.latest.values():
+            if normalised(str(row["text"])) in held_out:
+                result.held_out += 1
+            elif "type" in row:
+                result.types.append(row)
+            else:
+                result.sentiments.append(row)
+        return result
 
 
 def corrections_for_training(paths: Sequence[Path]) -> CorrectionRows | None:
