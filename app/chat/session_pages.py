@@ -57,7 +57,7 @@ async def models_fragment(request: Request, error: str | None = None, notice: st
         "corrections",
         models=models,
         active_model=active,
-        training=any(m.status == "training" for m in models),
+        training=any(map(retrain.is_running, models)),
         model_error=error,
         notice=notice,
     )
@@ -205,7 +205,7 @@ class SessionPages(Controller):
             "corrections",
             models=models,
             active_model=active,
-            training=any(m.status == "training" for m in models),
+            training=any(map(retrain.is_running, models)),
             notice=None,
             model_error=None,
             items=items,

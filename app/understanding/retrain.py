@@ -32,6 +32,7 @@ ACTIVE_KEY = "understanding.type_model"
 SHIPPED = "shipped"
 STALE_AFTER = timedelta(minutes=30)  # a run still "training" after this is taken as lost
 LIST_LIMIT = 20
+INTERRUPTED = "训练中断：超过 30 分钟未完成（进程可能已重启）"
 DEFAULT_C = 32.0
 
 _loaded: tuple[int, TypeModel] | None = None
@@ -64,6 +65,10 @@ async def list_models(session: AsyncSession) -> list[TrainedModel]:
     return list((await session.execute(query)).scalars())
 
 
+def is_running(model: TrainedModel) -> bool:
+    return model.status == "training" and model.created_at > clock.now() - STALE_AFTER
+
+
 async def start_retraining(session: AsyncSession, by: str) -> TrainedModel:
     """A new run in status ``training``; the caller enqueues ``retrain_type_model`` after commit."""
     from app.chat.models import MessageCorrection
@@ -80,10 +85,20 @@ async def start_retraining(session: AsyncSession, by: str) -> TrainedModel:
     )
     if corrections is None:
         raise InvalidInput("还没有消息类型的人工更正：先在会话页面更正消息类型，再重新训练")
+    await close_interrupted(session)
     model = TrainedModel(kind="types", status="training", created_by=by, created_at=clock.now(), metrics={})
     session.add(model)
     await session.flush()
     return model
+
+
+async def close_interrupted(session: AsyncSession) -> None:
+    """Runs lost to a restart of the worker (or of the embedded hub) stay "training": mark them failed."""
+    await session.execute(
+        update(TrainedModel)
+        .where(TrainedModel.status == "training", TrainedModel.created_at <= clock.now() - STALE_AFTER)
+        .values(status="failed", error=INTERRUPTED, finished_at=clock.now())
+    )
 
 
 async def activate(session: AsyncSession, model_id: int | None, by: str) -> None:
