@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Response, get, post
 from litestar.plugins.htmx import HTMXRequest as Request
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import requires
 from app.auth.service import audit
@@ -47,20 +48,24 @@ def download(body: bytes, filename: str, media_type: str) -> Response[bytes]:
     )
 
 
+async def models_context(
+    session: AsyncSession, error: str | None = None, notice: str | None = None
+) -> dict[str, Any]:
+    """What sessions/_models.html (the retraining section of the corrections page) shows."""
+    models = await retrain.list_models(session)
+    return {
+        "models": models,
+        "active_model": await retrain.active_model_id(session),
+        "training": any(map(retrain.is_running, models)),
+        "model_error": error,
+        "notice": notice,
+    }
+
+
 async def models_fragment(request: Request, error: str | None = None, notice: str | None = None) -> Template:
     async with get_db().session() as session:
-        models = await retrain.list_models(session)
-        active = await retrain.active_model_id(session)
-    return view(
-        request,
-        "sessions/_models.html",
-        "corrections",
-        models=models,
-        active_model=active,
-        training=any(map(retrain.is_running, models)),
-        model_error=error,
-        notice=notice,
-    )
+        context = await models_context(session, error, notice)
+    return view(request, "sessions/_models.html", "corrections", **context)
 
 
 def correction_filter(
@@ -197,17 +202,12 @@ class SessionPages(Controller):
             except HubError as exc:
                 error = exc.message
             people = await svc.correctors(session)
-            models = await retrain.list_models(session)
-            active = await retrain.active_model_id(session)
+            retraining = await models_context(session)
         return view(
             request,
             "sessions/corrections.html",
             "corrections",
-            models=models,
-            active_model=active,
-            training=any(map(retrain.is_running, models)),
-            notice=None,
-            model_error=None,
+            **retraining,
             items=items,
             total=total,
             page_no=max(page_no, 1),
