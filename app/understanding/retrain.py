@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -101,6 +101,19 @@ async def close_interrupted(session: AsyncSession) -> None:
     )
 
 
+async def prune(session: AsyncSession) -> None:
+    """Keep the newest LIST_LIMIT runs (what the page lists) and the active model; drop the rest."""
+    query = select(TrainedModel.id).order_by(TrainedModel.id.desc()).limit(LIST_LIMIT)
+    newest = list((await session.execute(query)).scalars())
+    if len(newest) < LIST_LIMIT:
+        return
+    older = TrainedModel.id < min(newest)
+    active = await active_model_id(session)
+    await session.execute(
+        delete(TrainedModel).where(older if active is None else and_(older, TrainedModel.id != active))
+    )
+
+
 async def activate(session: AsyncSession, model_id: int | None, by: str) -> None:
     """Switch classification to a ready model, or back to the shipped one (None)."""
     if model_id is not None:
@@ -137,6 +150,7 @@ async def retrain_type_model(ctx: dict[str, Any], model_id: int) -> str:
         await session.execute(
             update(TrainedModel).where(TrainedModel.id == model_id).values(finished_at=clock.now(), **values)
         )
+        await prune(session)
     log.info("type model retrained", extra={"model_id": model_id, "status": values["status"]})
     return str(values["status"])
 

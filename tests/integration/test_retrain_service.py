@@ -78,3 +78,21 @@ async def test_switching_to_a_retrained_model_and_back(db: Database) -> None:
         await retrain.activate(session, None, "admin")
     async with db.session() as session:
         assert await retrain.active_type_model(session) == (None, "shipped")
+
+
+async def test_only_the_listed_runs_and_the_active_model_are_kept(db: Database) -> None:
+    active = await add(db, "ready", timedelta(hours=4), b"")
+    async with db.transaction() as session:
+        await retrain.activate(session, active, "admin")
+    ids = [await add(db, "failed", timedelta(hours=3 - n / 100)) for n in range(retrain.LIST_LIMIT + 3)]
+    async with db.transaction() as session:
+        await retrain.prune(session)
+    async with db.session() as session:
+        left = set((await session.execute(select(TrainedModel.id))).scalars())
+    assert left == {active, *ids[3:]}
+    async with db.transaction() as session:
+        await retrain.activate(session, None, "admin")
+        await retrain.prune(session)
+    async with db.session() as session:
+        left = set((await session.execute(select(TrainedModel.id))).scalars())
+    assert left == set(ids[3:])
