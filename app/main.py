@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar, Router
@@ -56,6 +57,7 @@ from app.runtime import Runtime, load_plugins
 from app.understanding.api import UnderstandingApi
 from app.understanding.llm_gateway import llm_tier
 from app.understanding.pages import UnderstandingPages
+from app.understanding.retrain import close_interrupted
 from app.web.errors import http_error_handler, hub_error_handler, internal_error_handler
 from app.web.health import health, ready
 from app.web.templating import jinja_env
@@ -127,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # Embedded: this process is also the worker, so it does the crash-recovery sweep.
             await enqueue("sweep_unprocessed", startup=True)
             await enqueue("sweep_commands", startup=True)
+            async with db.transaction() as session:
+                await close_interrupted(session, older_than=timedelta(0))
             sweeper = asyncio.create_task(_embedded_sweeper())
         log.info("hub started", extra={"embedded": settings.embedded})
         try:

@@ -33,6 +33,7 @@ SHIPPED = "shipped"
 STALE_AFTER = timedelta(minutes=30)  # a run still "training" after this is taken as lost
 LIST_LIMIT = 20
 INTERRUPTED = "训练中断：超过 30 分钟未完成（进程可能已重启）"
+RESTARTED = "训练中断：训练期间服务已重启"
 DEFAULT_C = 32.0
 
 _loaded: tuple[int, TypeModel] | None = None
@@ -92,12 +93,13 @@ async def start_retraining(session: AsyncSession, by: str) -> TrainedModel:
     return model
 
 
-async def close_interrupted(session: AsyncSession) -> None:
-    """Runs lost to a restart of the worker (or of the embedded hub) stay "training": mark them failed."""
+async def close_interrupted(session: AsyncSession, older_than: timedelta = STALE_AFTER) -> None:
+    """Runs lost to a restart of the worker stay "training": mark them failed. The embedded hub runs
+    jobs in its own process, so at its start every run still "training" is lost (older_than=0)."""
     await session.execute(
         update(TrainedModel)
-        .where(TrainedModel.status == "training", TrainedModel.created_at <= clock.now() - STALE_AFTER)
-        .values(status="failed", error=INTERRUPTED, finished_at=clock.now())
+        .where(TrainedModel.status == "training", TrainedModel.created_at <= clock.now() - older_than)
+        .values(status="failed", error=INTERRUPTED if older_than else RESTARTED, finished_at=clock.now())
     )
 
 

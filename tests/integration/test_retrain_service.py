@@ -96,3 +96,12 @@ async def test_only_the_listed_runs_and_the_active_model_are_kept(db: Database) 
     async with db.session() as session:
         left = set((await session.execute(select(TrainedModel.id))).scalars())
     assert left == set(ids[3:])
+
+
+async def test_an_embedded_start_closes_every_run_still_training(db: Database) -> None:
+    recent = await add(db, "training", timedelta(minutes=1))
+    async with db.transaction() as session:
+        await retrain.close_interrupted(session, older_than=timedelta(0))
+    async with db.session() as session:
+        model = await session.get(TrainedModel, recent)
+    assert model is not None and model.status == "failed" and model.error == retrain.RESTARTED
